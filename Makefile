@@ -1,0 +1,72 @@
+# stockx: a Lua 5.4 runtime for StockX automation.  `make`, `make test`,
+# `make asan`, `make valgrind`, `make bench`.
+
+PKGS     := lua5.4 libcurl libevent lua5.4-cjson
+CC       ?= cc
+WARN     := -Wall -Wextra -Wshadow -Wundef -Wwrite-strings \
+            -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(EXTRA_CFLAGS) \
+            $(shell pkg-config --cflags $(PKGS))
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+B        := build
+
+# Layer 1: pure helpers (no Lua, no libevent, no curl).
+PURE     := buf url retry limiter log
+# Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
+CORE     := client server
+BIND     := ltask lstockx lserver main
+SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
+LUAS     := $(shell find lua -name '*.lua' | sort)
+
+all: stockx
+
+$(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/embed.c: $(LUAS) src/embed.sh | $(B)
+	sh src/embed.sh $(LUAS) > $@
+
+$(B)/embed.o: $(B)/embed.c
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(B):
+	mkdir -p $(B)
+
+OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/embed.o
+
+stockx: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+# ---- tests ---------------------------------------------------------------
+UNIT     := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
+PUREOBJ  := $(PURE:%=$(B)/sx_%.o)
+
+$(B)/unit/%: tests/unit/%.c tests/unit/testhelp.h $(PUREOBJ)
+	@mkdir -p $(B)/unit
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(PUREOBJ) -lm
+
+unit: $(UNIT:%=$(B)/unit/%)
+
+test: stockx unit
+	sh tests/run.sh
+
+asan:
+	$(MAKE) B=build/asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-g" LDFLAGS="-fsanitize=address,undefined" stockx-asan
+
+stockx-asan: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+test-asan: asan unit
+	STOCKX=./stockx-asan sh tests/run.sh
+
+test-valgrind: stockx unit
+	STOCKX_VALGRIND=1 sh tests/run.sh
+
+bench: stockx
+	sh tests/bench/run.sh
+
+clean:
+	rm -rf build stockx stockx-asan
+
+.PHONY: all unit test asan test-asan test-valgrind bench clean

@@ -1,0 +1,441 @@
+--- The stockx module: the API that scripts call.
+-- HTTP calls go through the pooled C client (stockx.core); this file adds
+-- what is StockX knowledge or convenience: JSON, error values, pagination,
+-- downloads, tasks, and coroutine wrappers that let waits pass through
+-- user coroutines.
+
+local core = require "stockx.core"
+local cjson_mod = require "cjson"
+
+local M = {}
+
+local SENTINEL = core.SENTINEL
+local co_create, co_resume, co_yield = coroutine.create, coroutine.resume,
+  coroutine.yield
+local co_status, co_close = coroutine.status, coroutine.close
+
+---------------------------------------------------------------------------
+-- JSON: a private cjson instance, so user settings don't change ours.
+---------------------------------------------------------------------------
+
+local cjson = cjson_mod.new()
+cjson.encode_sparse_array(true)
+
+M.json = {
+  encode = cjson.encode,
+  decode = cjson.decode,
+  null = cjson.null,
+}
+
+---------------------------------------------------------------------------
+-- Errors
+---------------------------------------------------------------------------
+
+local reasons = {
+  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
+  [404] = "Not Found", [405] = "Method Not Allowed", [408] = "Request Timeout",
+  [409] = "Conflict", [413] = "Payload Too Large", [415] = "Unsupported Media Type",
+  [422] = "Unprocessable Entity", [429] = "Too Many Requests",
+  [500] = "Internal Server Error", [502] = "Bad Gateway",
+  [503] = "Service Unavailable", [504] = "Gateway Timeout",
+}
+
+--- Error values raised by get/post/... (and returned by request for
+-- transport failures).  Fields: kind, status, method, url, path, message,
+-- body, attempts, retry_after.
+local Error = {}
+Error.__index = Error
+
+local function display_path(url)
+  local base = core.settings().base_url
+  if base and url:sub(1, #base) == base then
+    local rest = url:sub(#base + 1)
+    if rest == "" or rest:match("^[/?#]") then return rest ~= "" and rest or "/" end
+  end
+  return url
+end
+
+Error.__tostring = function(e)
+  local where = (e.method or "?") .. " " .. (e.path or e.url or "?")
+  local msg = e.message
+  if msg == nil or msg == "" then msg = nil end
+  if e.status then
+    local s = where .. " -> " .. e.status .. " " .. (reasons[e.status] or "")
+    s = s:gsub(" $", "")
+    if e.kind == "bad_response" then
+      return s .. ": bad response: " .. (msg or "?")
+    end
+    s = msg and (s .. ": " .. msg) or s
+    if e.kind == "rate_limited" and e.retry_after then
+      s = s .. string.format(" (retry after %gs)", e.retry_after)
+    end
+    return s
+  end
+  return where .. " -> " .. e.kind .. (msg and (": " .. msg) or "")
+end
+
+core.set_error_mt(Error)
+M.Error = Error
+
+--- True if v is an error value raised or returned by stockx.
+function M.is_error(v)
+  return getmetatable(v) == Error
+end
+
+-- StockX's message field, then errorMessage, then error, then the raw text.
+local function body_message(body, ctype)
+  if body == nil or body == "" then return nil end
+  local ok, doc = pcall(cjson.decode, body)
+  if ok and type(doc) == "table" then
+    for _, k in ipairs { "message", "errorMessage", "error", "error_description" } do
+      if type(doc[k]) == "string" and doc[k] ~= "" then return doc[k] end
+    end
+  end
+  if ctype and ctype:find("html", 1, true) then return nil end
+  local text = body:gsub("%s+", " ")
+  if #text > 200 then text = text:sub(1, 200) .. "..." end
+  return text
+end
+
+local function http_error(res)
+  local kind = res.status == 429 and "rate_limited" or "http"
+  return setmetatable({
+    kind = kind, status = res.status, method = res.method, url = res.url,
+    path = display_path(res.url),
+    message = body_message(res.body, res.headers["content-type"]),
+    body = res.body, attempts = res.attempts, retry_after = res.retry_after,
+    headers = res.headers,
+  }, Error)
+end
+
+local function raise(e)
+  error(e, 0)
+end
+
+---------------------------------------------------------------------------
+-- Argument checks
+---------------------------------------------------------------------------
+
+local function check(fname, pos, name, v, want, optional)
+  local t = type(v)
+  if t == want or (optional and v == nil) then return v end
+  error(string.format("bad argument #%d '%s' to '%s' (%s expected, got %s)",
+    pos, name, fname, want, v == nil and "no value" or t), 3)
+end
+
+---------------------------------------------------------------------------
+-- Requests
+---------------------------------------------------------------------------
+
+local function encode_body(body, headers)
+  if type(body) == "table" then
+    headers = headers or {}
+    local has_ct = false
+    for k in pairs(headers) do
+      if k:lower() == "content-type" then has_ct = true end
+    end
+    local h = {}
+    for k, v in pairs(headers) do h[k] = v end
+    if not has_ct then h["Content-Type"] = "application/json" end
+    return cjson.encode(body), h
+  end
+  return body, headers
+end
+
+local function request(fname, o)
+  check(fname, 1, "options", o, "table")
+  check(fname, 1, "method", o.method, "string", true)
+  check(fname, 1, "path", o.path, "string")
+  if type(o.query) ~= "nil" and type(o.query) ~= "table" and type(o.query) ~= "string" then
+    check(fname, 1, "query", o.query, "table")
+  end
+  check(fname, 1, "headers", o.headers, "table", true)
+  if o.body ~= nil and type(o.body) ~= "string" and type(o.body) ~= "table" then
+    check(fname, 1, "body", o.body, "string or table")
+  end
+  local body, headers = encode_body(o.body, o.headers)
+  local h = {}
+  if headers then for k, v in pairs(headers) do h[k] = v end end
+  local has_accept = false
+  for k in pairs(h) do if k:lower() == "accept" then has_accept = true end end
+  if not has_accept and not o.download then h.Accept = "application/json" end
+  local query = o.query
+  if type(query) == "table" then query = core.query(query) end
+  return core.request {
+    method = o.method and o.method:upper() or "GET", path = o.path, query = query,
+    headers = h, body = body, timeout = o.timeout, idempotent = o.idempotent,
+    download = o.download,
+  }
+end
+
+--- Low-level request: returns res for any HTTP status, or nil, err for a
+-- transport failure.
+-- @param o {method=, path=, query=, body=, headers=, timeout=, idempotent=}
+function M.request(o)
+  return request("stockx.request", o)
+end
+
+local function decode(res)
+  local body = res.body
+  local ctype = res.headers["content-type"] or ""
+  local looks_json = ctype:find("json", 1, true) or
+    (ctype == "" and body:match("^%s*[%[{]"))
+  if body == "" or not looks_json then return body end
+  local ok, data = pcall(cjson.decode, body)
+  if not ok then
+    raise(setmetatable({
+      kind = "bad_response", status = res.status, method = res.method,
+      url = res.url, path = display_path(res.url),
+      message = "invalid JSON: " .. tostring(data):gsub("^.-: ", ""),
+      body = body, attempts = res.attempts,
+    }, Error))
+  end
+  return data
+end
+
+local function call(fname, method, path, query, body, opts)
+  check(fname, 1, "path", path, "string")
+  check(fname, 3, "opts", opts, "table", true)
+  opts = opts or {}
+  local res, err = request(fname, {
+    method = method, path = path, query = query, body = body,
+    headers = opts.headers, timeout = opts.timeout,
+    idempotent = opts.idempotent, download = opts.download,
+  })
+  if not res then
+    err.path = display_path(err.url)
+    raise(err)
+  end
+  if res.status >= 400 then raise(http_error(res)) end
+  if opts.download then return res end
+  return decode(res), res
+end
+
+--- GET path; returns data, res on 2xx and raises an error value otherwise.
+function M.get(path, query, opts)
+  if query ~= nil and type(query) ~= "table" then check("stockx.get", 2, "query", query, "table") end
+  return call("stockx.get", "GET", path, query, nil, opts)
+end
+
+--- POST path with a body (a table is sent as JSON).  Never retried on
+-- transient failures unless opts.idempotent is true.
+function M.post(path, body, opts)
+  return call("stockx.post", "POST", path, nil, body, opts)
+end
+
+function M.put(path, body, opts)
+  return call("stockx.put", "PUT", path, nil, body, opts)
+end
+
+function M.patch(path, body, opts)
+  return call("stockx.patch", "PATCH", path, nil, body, opts)
+end
+
+function M.delete(path, opts)
+  check("stockx.delete", 2, "opts", opts, "table", true)
+  return call("stockx.delete", "DELETE", path, nil, nil, opts)
+end
+
+--- Streams a GET into filename atomically; returns res.
+function M.download(path, filename, opts)
+  check("stockx.download", 1, "path", path, "string")
+  check("stockx.download", 2, "filename", filename, "string")
+  check("stockx.download", 3, "opts", opts, "table", true)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.download = filename
+  return call("stockx.download", "GET", path, o.query, nil, o)
+end
+
+---------------------------------------------------------------------------
+-- Tasks
+---------------------------------------------------------------------------
+
+M.spawn = core.spawn
+M.sleep = core.sleep
+M.now = core.now
+
+--- Runs the functions concurrently; returns their first results in order.
+-- The first error (in argument order) is raised after all have finished.
+function M.all(fns)
+  check("stockx.all", 1, "fns", fns, "table")
+  local tasks = {}
+  for i, fn in ipairs(fns) do
+    check("stockx.all", 1, "fns[" .. i .. "]", fn, "function")
+    tasks[i] = core.join(core.spawn(fn))
+  end
+  local results, first_err, failed = {}, nil, false
+  for i, t in ipairs(tasks) do
+    local ok, v = pcall(t.wait, t)
+    if ok then
+      results[i] = v
+    elseif not failed then
+      failed, first_err = true, v
+    end
+  end
+  if failed then error(first_err, 0) end
+  return table.unpack(results, 1, #tasks)
+end
+
+---------------------------------------------------------------------------
+-- Pagination
+---------------------------------------------------------------------------
+
+local array_keys = { "listings", "orders", "products", "operations", "items",
+  "variants" }
+
+-- The largest page size each endpoint allows.
+local function max_page_size(path)
+  if path:find("/catalog/search", 1, true) then return 50 end
+  return 100
+end
+
+local function find_key(page, key)
+  if key then return key end
+  for _, k in ipairs(array_keys) do
+    if type(page[k]) == "table" then return k end
+  end
+  for k, v in pairs(page) do
+    if type(v) == "table" and (#v > 0 or next(v) == nil) and k ~= "changes" then
+      return k
+    end
+  end
+  error("stockx.paginate: no array of items found in the page; pass opts.key", 0)
+end
+
+-- The query for the page after `page`, or nil at the end.
+local function next_query(page, query)
+  local q = {}
+  for k, v in pairs(query) do q[k] = v end
+  if page.nextCursor ~= nil then
+    local c = page.nextCursor
+    if c == cjson.null or c == "" then return nil end
+    q.cursor = c
+    return q
+  end
+  if page.hasNextPage == true then
+    q.pageNumber = (tonumber(page.pageNumber) or tonumber(q.pageNumber) or 1) + 1
+    return q
+  end
+  return nil
+end
+
+--- Iterates over the items of a paginated endpoint (page-number envelope
+-- or nextCursor envelope), one page ahead.
+-- @param opts {key=, max_pages=, pages=true, headers=, timeout=}
+function M.paginate(path, query, opts)
+  check("stockx.paginate", 1, "path", path, "string")
+  check("stockx.paginate", 2, "query", query, "table", true)
+  check("stockx.paginate", 3, "opts", opts, "table", true)
+  opts = opts or {}
+  local q = {}
+  for k, v in pairs(query or {}) do q[k] = v end
+  if q.pageSize == nil then q.pageSize = max_page_size(path) end
+  local get_opts = { headers = opts.headers, timeout = opts.timeout }
+  local max_pages = opts.max_pages
+  local fetched, ahead = 0, nil
+  local items, idx, page = nil, 0, nil
+  local key
+
+  local function fetch(fq)
+    fetched = fetched + 1
+    return core.join(core.spawn(function()
+      return (M.get(path, fq, get_opts))
+    end))
+  end
+
+  local function start_ahead()
+    local nq = page and next_query(page, q)
+    if nq and (not max_pages or fetched < max_pages) then
+      ahead = fetch(nq)
+    else
+      ahead = nil
+    end
+  end
+
+  local function next_page()
+    if not ahead then return nil end
+    page = ahead:wait()
+    q.cursor = page.nextCursor ~= cjson.null and page.nextCursor or nil
+    if page.pageNumber then q.pageNumber = page.pageNumber end
+    start_ahead()
+    return page
+  end
+
+  ahead = fetch(q)
+  if opts.pages then
+    return function() return next_page() end
+  end
+  return function()
+    while true do
+      if items and idx < #items then
+        idx = idx + 1
+        return items[idx], page
+      end
+      if not next_page() then return nil end
+      key = key or find_key(page, opts.key)
+      items = page[key]
+      if type(items) ~= "table" then items = {} end
+      idx = 0
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Settings, stats, logging
+---------------------------------------------------------------------------
+
+M.configure = core.configure
+M.settings = core.settings
+M.stats = core.stats
+M.version = core.version
+
+local function logger(level)
+  return function(msg, fields)
+    check("stockx.log." .. level, 1, "msg", msg, "string")
+    check("stockx.log." .. level, 2, "fields", fields, "table", true)
+    core.log(level, msg, fields)
+  end
+end
+
+M.log = { debug = logger "debug", info = logger "info", warn = logger "warn",
+  error = logger "error" }
+
+---------------------------------------------------------------------------
+-- Coroutines that let the runtime's waits pass through (cqueues' auxlib).
+---------------------------------------------------------------------------
+
+local function pass(co, ok, ...)
+  if ok and co_status(co) == "suspended" and select("#", ...) == 1 and
+    (...) == SENTINEL then
+    -- a stockx wait inside the user's coroutine: wait in our task, then
+    -- carry the wake-up back down
+    return pass(co, co_resume(co, co_yield(SENTINEL)))
+  end
+  return ok, ...
+end
+
+local function resume(co, ...)
+  return pass(co, co_resume(co, ...))
+end
+
+local function wrap(f)
+  local co = co_create(f)
+  return function(...)
+    local function finish(ok, ...)
+      if ok then return ... end
+      local e = ...
+      if co_status(co) == "dead" then co_close(co) end
+      if type(e) == "string" then error(e, 0) end
+      error(e, 0)
+    end
+    return finish(resume(co, ...))
+  end
+end
+
+coroutine.resume = resume
+coroutine.wrap = wrap
+
+M._internal = { core = core, next_query = next_query, find_key = find_key }
+
+return M

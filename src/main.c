@@ -1,0 +1,374 @@
+/*
+ * The stockx command: parses the command line, builds the Lua state with
+ * the embedded modules, and runs a script (or -e code) as the first task,
+ * or serves the sandbox.  Exit status: 0 ok, 1 script error, 2 usage.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "embed.h"
+#include "lserver.h"
+#include "lstockx.h"
+#include "ltask.h"
+#include "sx_client.h"
+#include "sx_log.h"
+
+#define DEFAULT_BASE_URL "https://api.stockx.com/v2"
+
+int luaopen_cjson(lua_State *L);
+int luaopen_cjson_safe(lua_State *L);
+
+enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION };
+
+struct cli {
+    enum cmd cmd;
+    const char *script;     /* file, or code for -e */
+    int script_arg;         /* argv index of the script name */
+    int sandbox;            /* run --sandbox */
+    const char *flags[16];  /* configure key, value pairs */
+    int nflags;
+    const char *port, *seed, *state;
+};
+
+static const char usage[] =
+    "usage: stockx [options] run [--sandbox] FILE [args...]\n"
+    "       stockx [options] FILE [args...]\n"
+    "       stockx [options] -e CODE [args...]\n"
+    "       stockx sandbox [--port N] [--seed S] [--state FILE]\n"
+    "       stockx --help | --version\n"
+    "\n"
+    "options:\n"
+    "  --base-url URL       API base URL (env STOCKX_BASE_URL;\n"
+    "                       default " DEFAULT_BASE_URL ")\n"
+    "  --rate N/Ps|off      client rate limit, e.g. 1/1s (default), 10/1s\n"
+    "  --ca-file FILE       trust this CA bundle (TLS is always verified)\n"
+    "  --log-level LEVEL    debug, info (default), warn, error\n"
+    "  --log-format FORMAT  text (logfmt, default) or json\n"
+    "  --sandbox            (run) serve the StockX sandbox in-process and\n"
+    "                       point the client at it\n"
+    "\n"
+    "environment: STOCKX_API_KEY, STOCKX_ACCESS_TOKEN, STOCKX_BASE_URL\n"
+    "The script's arguments are in `arg`, as with the lua command.\n";
+
+static int usage_error(const char *msg, const char *what)
+{
+    fprintf(stderr, "stockx: %s%s%s\n%s", msg, what ? " " : "",
+            what ? what : "", usage);
+    return 2;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+/* A global option with a value; 1 if argv[*i] was one, -1 on error. */
+static int global_flag(struct cli *o, int argc, char **argv, int *i)
+{
+    static const char *const map[][2] = {
+        {"--base-url", "base_url"},   {"--rate", "rate"},
+        {"--ca-file", "ca_file"},     {"--log-level", "log_level"},
+        {"--log-format", "log_format"}};
+    for (size_t k = 0; k < sizeof map / sizeof *map; k++) {
+        if (strcmp(argv[*i], map[k][0]) != 0)
+            continue;
+        if (*i + 1 >= argc || o->nflags + 2 > 16)
+            return -1;
+        o->flags[o->nflags++] = map[k][1];
+        o->flags[o->nflags++] = argv[++*i];
+        return 1;
+    }
+    return 0;
+}
+
+static int sandbox_flags(struct cli *o, int argc, char **argv, int i)
+{
+    for (; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--port")    ? &o->port
+                            : !strcmp(argv[i], "--seed")  ? &o->seed
+                            : !strcmp(argv[i], "--state") ? &o->state
+                                                          : NULL;
+        if (!slot || i + 1 >= argc)
+            return usage_error("bad sandbox option", argv[i]);
+        *slot = argv[++i];
+    }
+    return 0;
+}
+
+static int parse_args(struct cli *o, int argc, char **argv)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int g = global_flag(o, argc, argv, &i);
+        if (g < 0)
+            return usage_error("missing value for", a);
+        if (g)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            o->cmd = CMD_HELP;
+            return 0;
+        }
+        if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
+            o->cmd = CMD_VERSION;
+            return 0;
+        }
+        if (!strcmp(a, "--sandbox") && o->cmd == CMD_RUN) {
+            o->sandbox = 1;
+            continue;
+        }
+        if (!strcmp(a, "-e")) {
+            if (i + 1 >= argc)
+                return usage_error("-e needs", "CODE");
+            o->cmd = CMD_EVAL;
+            o->script = argv[++i];
+            o->script_arg = i;
+            return 0;
+        }
+        if (o->cmd == CMD_NONE && !strcmp(a, "sandbox")) {
+            o->cmd = CMD_SANDBOX;
+            return sandbox_flags(o, argc, argv, i + 1);
+        }
+        if (o->cmd == CMD_NONE && !strcmp(a, "run")) {
+            o->cmd = CMD_RUN;
+            continue;
+        }
+        if (a[0] == '-' && a[1])
+            return usage_error("unknown option", a);
+        o->cmd = CMD_RUN;
+        o->script = a;
+        o->script_arg = i;
+        return 0;
+    }
+    if (o->cmd == CMD_RUN)
+        return usage_error("run needs a", "FILE");
+    if (o->cmd == CMD_NONE)
+        return usage_error("nothing to do", NULL);
+    return 0;
+}
+
+static void print_version(void)
+{
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    printf("stockx %s\n%s\nlibcurl %s (%s%s%s)\nlibevent %s\n", SX_VERSION,
+           LUA_RELEASE, v->version, v->ssl_version ? v->ssl_version : "",
+           v->nghttp2_version ? ", nghttp2/" : "",
+           v->nghttp2_version ? v->nghttp2_version : "", event_get_version());
+}
+
+/* ---- the Lua state ---------------------------------------------------- */
+
+static int load_embedded(lua_State *L)
+{
+    const struct sx_embed *e = lua_touserdata(L, lua_upvalueindex(1));
+    if (luaL_loadbuffer(L, e->code, e->len, e->chunkname) != LUA_OK)
+        return lua_error(L);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+static void preload(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, luaopen_cjson_safe);
+    lua_setfield(L, -2, "cjson.safe");
+    lua_pushcfunction(L, luaopen_stockx_core);
+    lua_setfield(L, -2, "stockx.core");
+    lua_pushcfunction(L, luaopen_stockx_server);
+    lua_setfield(L, -2, "stockx.server");
+    for (const struct sx_embed *e = sx_embedded; e->name; e++) {
+        lua_pushlightuserdata(L, (void *)e);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, e->name);
+    }
+    lua_pop(L, 1);
+}
+
+/* [-0, +0] stockx = require "stockx"; configure from env and flags. */
+static int setup_stockx(lua_State *L)
+{
+    struct cli *o = lua_touserdata(L, 1);
+    const char *base = getenv("STOCKX_BASE_URL");
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "stockx");
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "stockx");
+    lua_getfield(L, -1, "configure");
+    lua_newtable(L);
+    lua_pushstring(L, base && *base ? base : DEFAULT_BASE_URL);
+    lua_setfield(L, -2, "base_url");
+    lua_pushstring(L, getenv("STOCKX_API_KEY"));
+    lua_setfield(L, -2, "api_key");
+    lua_pushstring(L, getenv("STOCKX_ACCESS_TOKEN"));
+    lua_setfield(L, -2, "access_token");
+    for (int i = 0; i < o->nflags; i += 2) {
+        lua_pushstring(L, o->flags[i + 1]);
+        lua_setfield(L, -2, o->flags[i]);
+    }
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* [-0, +0] Starts the sandbox; for run --sandbox, points the client at it. */
+static int start_sandbox(lua_State *L)
+{
+    struct cli *o = lua_touserdata(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "stockx.sandbox");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "start");
+    lua_newtable(L);
+    lua_pushstring(L, o->port ? o->port : "0");
+    lua_setfield(L, -2, "port");
+    lua_pushstring(L, o->seed);
+    lua_setfield(L, -2, "seed");
+    lua_pushstring(L, o->state);
+    lua_setfield(L, -2, "state");
+    lua_pushboolean(L, o->sandbox);
+    lua_setfield(L, -2, "embedded");
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* [-0, +0] Pushes the arg table and spawns the main chunk as a task. */
+static int start_script(lua_State *L)
+{
+    struct cli *o = lua_touserdata(L, 1);
+    char **argv = lua_touserdata(L, 2);
+    int argc = (int)lua_tointeger(L, 3), st, n = 0;
+    if (o->cmd == CMD_EVAL)
+        st = luaL_loadbuffer(L, o->script, strlen(o->script), "=(command line)");
+    else
+        st = luaL_loadfile(L, o->script);
+    if (st != LUA_OK)
+        return lua_error(L);
+    lua_createtable(L, argc - o->script_arg, o->script_arg + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - o->script_arg);
+    }
+    lua_setglobal(L, "arg");
+    for (int i = o->script_arg + 1; i < argc; i++, n++)
+        lua_pushstring(L, argv[i]);
+    sx_task_spawn(L, n);
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* ---- running ---------------------------------------------------------- */
+
+static int interrupted;
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    interrupted = (int)sig;
+    event_base_loopbreak(arg);
+}
+
+static int protected(lua_State *L, lua_CFunction f, struct cli *o,
+                     char **argv, int argc)
+{
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, o);
+    lua_pushlightuserdata(L, argv);
+    lua_pushinteger(L, argc);
+    return sx_rt_pcall(L, 3, 0);
+}
+
+static int serve_forever(struct event_base *base)
+{
+    event_base_dispatch(base);
+    return 0;
+}
+
+static int run(struct cli *o, struct event_base *base, lua_State *L,
+               struct sx_rt *rt, int argc, char **argv)
+{
+    if (protected(L, setup_stockx, o, argv, argc) < 0)
+        return 1;
+    if ((o->cmd == CMD_SANDBOX || o->sandbox) &&
+        protected(L, start_sandbox, o, argv, argc) < 0)
+        return 1;
+    if (o->cmd == CMD_SANDBOX)
+        return serve_forever(base);
+    if (protected(L, start_script, o, argv, argc) < 0)
+        return 1;
+    return sx_rt_run(rt);
+}
+
+static int run_all(struct cli *o, int argc, char **argv)
+{
+    char err[200];
+    int status = 1;
+    struct event_base *base = event_base_new();
+    struct sx_client *client = base ? sx_client_new(base, err, sizeof err)
+                                    : NULL;
+    lua_State *L = client ? luaL_newstate() : NULL;
+    struct sx_rt *rt = L ? sx_rt_open(L, base, client) : NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    if (!rt) {
+        fprintf(stderr, "stockx: cannot start: %s\n",
+                client ? "out of memory" : err);
+        goto out;
+    }
+    luaL_openlibs(L);
+    preload(L);
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    status = run(o, base, L, rt, argc, argv);
+    if (interrupted) {
+        fprintf(stderr, "stockx: interrupted\n");
+        status = o->cmd == CMD_SANDBOX ? 0 : 128 + interrupted;
+    }
+out:
+    if (sigint)
+        event_free(sigint);
+    if (sigterm)
+        event_free(sigterm);
+    if (L)
+        lua_close(L);
+    sx_rt_close(rt);
+    sx_client_free(client);
+    if (base)
+        event_base_free(base);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_args(&o, argc, argv);
+    if (rc)
+        return rc;
+    if (o.cmd == CMD_HELP) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (o.cmd == CMD_VERSION) {
+        print_version();
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "stockx: cannot initialise libcurl\n");
+        return 1;
+    }
+    if (!sx_client_asynch_dns())
+        sx_log(SX_LOG_WARN, "curl.no_async_dns", NULL, 0);
+    rc = run_all(&o, argc, argv);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,1046 @@
+/*
+ * The pooled HTTP client (see sx_client.h).  Shape of curl's hiperfifo:
+ * one struct event per socket (curl_multi_assign), one evtimer for curl,
+ * info_read drained after every socket action.  Finished transfers are
+ * collected first and handled after curl has returned, so retries and done
+ * callbacks never run inside a curl callback.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sx_client.h"
+#include "sx_limiter.h"
+#include "sx_log.h"
+#include "sx_retry.h"
+#include "sx_url.h"
+
+#define SX_HEADERS_MAX ((size_t)256 << 10)
+
+enum req_state { RQ_NEW, RQ_QUEUED, RQ_BACKOFF, RQ_RUNNING, RQ_DONE };
+
+struct sx_req {
+    struct sx_client *c;
+    struct sx_req *prev, *next;  /* queue links */
+    struct sx_req *all_prev, *all_next; /* every live request */
+    CURLcode rc;                 /* curl's result of the last attempt */
+    enum req_state state;
+    char method[16];
+    char *url;
+    struct curl_slist *headers;
+    char *body;
+    size_t body_len;
+    int has_body;
+    double timeout;
+    int idempotent;
+    int sink_fd;                 /* -1: body in memory */
+    CURL *easy;
+    struct event *backoff_ev;
+    int attempts;
+    double submitted;
+    sx_req_done_fn done;
+    void *ud;
+    /* results */
+    long status;
+    struct sx_buf hbuf, body_buf;
+    enum sx_err err;
+    int write_failed;            /* 1 sink error, 2 body cap */
+    char errbuf[CURL_ERROR_SIZE];
+    char version[8];
+    char *eff_url;
+    double retry_after;
+};
+
+struct sx_sock {
+    struct event ev;
+    curl_socket_t fd;
+    struct sx_client *c;
+};
+
+struct sx_client {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *curl_timer;
+    struct event *queue_timer;   /* wakes the admission queue */
+    struct sx_config cfg;
+    struct sx_gcra gcra;
+    double paused_until;         /* 429 pause when the limiter is off */
+    struct sx_req *q_head, *q_tail;
+    struct sx_req *all;          /* every request not yet freed */
+    CURL *free_easy[32];
+    int n_free_easy;
+    struct sx_stats st;
+    int logged_pool;
+    uint64_t rng;
+};
+
+static void check_multi_info(struct sx_client *c);
+static void pump_queue(struct sx_client *c);
+
+/* ---- configuration ---------------------------------------------------- */
+
+void sx_config_defaults(struct sx_config *k)
+{
+    memset(k, 0, sizeof *k);
+    k->timeout = 30;
+    k->connect_timeout = 10;
+    k->max_connections = 100;
+    k->max_idle = 20;
+    k->idle_timeout = 300;
+    k->rate_on = 1;
+    k->rate = 1;
+    k->period = 1;
+    k->burst = 1;
+    k->max_attempts = 5;
+    k->max_retry_after = 300;
+    k->transient_attempts = 3;
+    k->backoff_base = 1;
+    k->backoff_cap = 60;
+    k->max_body = SX_BUF_MAX_DEFAULT;
+}
+
+int sx_config_set_str(char **slot, const char *v)
+{
+    char *copy = NULL;
+    if (v && !(copy = strdup(v)))
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+void sx_config_free(struct sx_config *k)
+{
+    sx_config_set_str(&k->base_url, NULL);
+    sx_config_set_str(&k->api_key, NULL);
+    sx_config_set_str(&k->access_token, NULL);
+    sx_config_set_str(&k->ca_file, NULL);
+}
+
+const char *sx_err_name(enum sx_err e)
+{
+    static const char *const names[] = {
+        "ok", "timeout", "connect", "tls", "dns", "reset", "url", "io",
+        "too_large", "cancelled", "transport"};
+    return (unsigned)e < sizeof names / sizeof *names ? names[e]
+                                                      : "transport";
+}
+
+double sx_client_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int sx_client_asynch_dns(void)
+{
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    return (v->features & CURL_VERSION_ASYNCHDNS) != 0;
+}
+
+static double rand01(struct sx_client *c)
+{
+    /* xorshift64*: enough for jitter, no global state */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return (double)((c->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* ---- logging helpers -------------------------------------------------- */
+
+static const char *req_path(const struct sx_req *r)
+{
+    const char *base = r->c->cfg.base_url;
+    if (base && sx_url_has_prefix(r->url, base))
+        return r->url + strlen(base);
+    return r->url;
+}
+
+static void log_pool(struct sx_client *c, const char *event)
+{
+    char conns[32], idle[32], rate[64], reqs[32], retries[32], opened[32];
+    const struct sx_config *k = &c->cfg;
+    snprintf(conns, sizeof conns, "%ld", k->max_connections);
+    snprintf(idle, sizeof idle, "%ld", k->max_idle);
+    if (k->rate_on)
+        snprintf(rate, sizeof rate, "%g/%gs burst %g", k->rate, k->period,
+                 k->burst);
+    else
+        snprintf(rate, sizeof rate, "off");
+    snprintf(reqs, sizeof reqs, "%ld", c->st.requests);
+    snprintf(retries, sizeof retries, "%ld", c->st.retries);
+    snprintf(opened, sizeof opened, "%ld", c->st.connections);
+    int closing = strcmp(event, "pool.closed") == 0;
+    struct sx_log_field f[] = {
+        {"base_url", k->base_url, 0},
+        {"max_connections", conns, 1},
+        {"max_idle", idle, 1},
+        {"rate", rate, 0},
+        {"requests", closing ? reqs : NULL, 1},
+        {"retries", closing ? retries : NULL, 1},
+        {"connections", closing ? opened : NULL, 1},
+    };
+    sx_log(SX_LOG_INFO, event, f, sizeof f / sizeof *f);
+}
+
+static void log_req(enum sx_log_level lvl, const char *event,
+                    const struct sx_req *r, double wait, const char *why)
+{
+    char st[16], att[16], w[32];
+    snprintf(st, sizeof st, "%ld", r->status);
+    snprintf(att, sizeof att, "%d", r->attempts);
+    snprintf(w, sizeof w, "%.3f", wait);
+    struct sx_log_field f[] = {
+        {"method", r->method, 0},
+        {"path", req_path(r), 0},
+        {"status", r->status ? st : NULL, 1},
+        {"attempt", att, 1},
+        {"wait", wait >= 0 ? w : NULL, 1},
+        {"reason", why, 0},
+    };
+    sx_log(lvl, event, f, sizeof f / sizeof *f);
+}
+
+/* ---- curl <-> libevent glue ------------------------------------------ */
+
+static void multi_action(struct sx_client *c, curl_socket_t fd, int flags)
+{
+    int running;
+    CURLMcode rc = curl_multi_socket_action(c->multi, fd, flags, &running);
+    if (rc != CURLM_OK) {
+        struct sx_log_field f[] = {{"error", curl_multi_strerror(rc), 0}};
+        sx_log(SX_LOG_ERROR, "pool.error", f, 1);
+    }
+    check_multi_info(c);
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sx_sock *s = arg;
+    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+                (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    multi_action(s->c, fd, flags);
+}
+
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    multi_action(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_queue(arg);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: no curl calls except curl_multi_assign. */
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *cp, void *sp)
+{
+    struct sx_client *c = cp;
+    struct sx_sock *s = sp;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            event_del(&s->ev);
+            free(s);
+            c->st.sockets--;
+            curl_multi_assign(c->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return -1;
+        s->fd = fd;
+        s->c = c;
+        c->st.sockets++;
+        curl_multi_assign(c->multi, fd, s);
+    } else {
+        event_del(&s->ev);
+    }
+    short ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+               (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    event_assign(&s->ev, c->base, fd, ev, on_socket_event, s);
+    if (what != CURL_POLL_NONE)
+        event_add(&s->ev, NULL);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: arm our evtimer; 0 runs on the next pass. */
+static int timer_cb(CURLM *m, long ms, void *cp)
+{
+    struct sx_client *c = cp;
+    (void)m;
+    if (ms < 0) {
+        evtimer_del(c->curl_timer);
+    } else {
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(c->curl_timer, &tv);
+    }
+    return 0;
+}
+
+/* ---- transfer callbacks (no curl or Lua calls in here) --------------- */
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct sx_req *r = ud;
+    size_t len = size * n;
+    if (len > 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* a new header block (after 1xx or a retry): keep the last one */
+        sx_buf_reset(&r->hbuf);
+        const char *sp = memchr(p, ' ', len);
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return len;
+    }
+    if (sx_buf_add(&r->hbuf, p, len) < 0)
+        return 0;
+    return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct sx_req *r = ud;
+    size_t len = size * n;
+    if (r->sink_fd >= 0 && r->status >= 200 && r->status < 300) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(r->sink_fd, p + off, len - off);
+            if (w < 0) {
+                r->write_failed = 1;
+                return 0;
+            }
+            off += (size_t)w;
+        }
+        return len;
+    }
+    if (sx_buf_add(&r->body_buf, p, len) < 0) {
+        r->write_failed = 2;
+        return 0;
+    }
+    return len;
+}
+
+/* ---- starting a transfer --------------------------------------------- */
+
+static CURL *get_easy(struct sx_client *c)
+{
+    if (c->n_free_easy > 0) {
+        CURL *e = c->free_easy[--c->n_free_easy];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void put_easy(struct sx_client *c, CURL *e)
+{
+    if (c->n_free_easy < (int)(sizeof c->free_easy / sizeof *c->free_easy))
+        c->free_easy[c->n_free_easy++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+static void set_method(CURL *e, const struct sx_req *r)
+{
+    if (strcmp(r->method, "GET") == 0 && !r->has_body) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        return;
+    }
+    if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        return;
+    }
+    if (strcmp(r->method, "POST") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    if (r->has_body || strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    }
+}
+
+static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
+{
+    const struct sx_config *k = &c->cfg;
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(k->connect_timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)k->idle_timeout);
+    if (k->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, k->ca_file);
+    set_method(e, r);
+}
+
+static void reset_results(struct sx_req *r)
+{
+    r->status = 0;
+    r->errbuf[0] = '\0';
+    r->write_failed = 0;
+    sx_buf_reset(&r->hbuf);
+    sx_buf_reset(&r->body_buf);
+    if (r->sink_fd >= 0) {
+        if (ftruncate(r->sink_fd, 0) == 0)
+            lseek(r->sink_fd, 0, SEEK_SET);
+    }
+}
+
+static void complete(struct sx_req *r, enum sx_err err);
+
+static void start_transfer(struct sx_client *c, struct sx_req *r)
+{
+    if (!c->logged_pool) {
+        c->logged_pool = 1;
+        log_pool(c, "pool.created");
+    }
+    reset_results(r);
+    r->attempts++;
+    r->easy = get_easy(c);
+    if (!r->easy) {
+        snprintf(r->errbuf, sizeof r->errbuf, "out of memory");
+        complete(r, SX_E_OTHER);
+        return;
+    }
+    set_transfer_opts(c, r->easy, r);
+    r->state = RQ_RUNNING;
+    c->st.attempts++;
+    c->st.in_flight++;
+    CURLMcode rc = curl_multi_add_handle(c->multi, r->easy);
+    if (rc != CURLM_OK) {
+        c->st.in_flight--;
+        put_easy(c, r->easy);
+        r->easy = NULL;
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_multi_strerror(rc));
+        complete(r, SX_E_OTHER);
+    }
+}
+
+/* ---- the admission queue (rate limiter + connection limit) ---------- */
+
+static void q_unlink(struct sx_client *c, struct sx_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->q_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        c->q_tail = r->prev;
+    r->prev = r->next = NULL;
+    c->st.queued--;
+}
+
+static void q_push(struct sx_client *c, struct sx_req *r, int front)
+{
+    r->state = RQ_QUEUED;
+    r->prev = r->next = NULL;
+    if (!c->q_head) {
+        c->q_head = c->q_tail = r;
+    } else if (front) {
+        r->next = c->q_head;
+        c->q_head->prev = r;
+        c->q_head = r;
+    } else {
+        r->prev = c->q_tail;
+        c->q_tail->next = r;
+        c->q_tail = r;
+    }
+    c->st.queued++;
+}
+
+/* Only requests to the base URL are rate limited. */
+static int is_limited(const struct sx_client *c, const struct sx_req *r)
+{
+    return c->cfg.base_url && sx_url_has_prefix(r->url, c->cfg.base_url);
+}
+
+static double limiter_wait(const struct sx_client *c, double now)
+{
+    if (c->cfg.rate_on)
+        return sx_gcra_wait(&c->gcra, now);
+    return c->paused_until > now ? c->paused_until - now : 0;
+}
+
+static void arm_queue_timer(struct sx_client *c, double wait)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)wait;
+    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
+    evtimer_add(c->queue_timer, &tv);
+}
+
+static void pump_queue(struct sx_client *c)
+{
+    while (c->q_head && c->st.in_flight < c->cfg.max_connections) {
+        struct sx_req *r = c->q_head;
+        if (is_limited(c, r)) {
+            double now = sx_client_now();
+            double wait = limiter_wait(c, now);
+            if (wait > 0) {
+                arm_queue_timer(c, wait);
+                return;
+            }
+            if (c->cfg.rate_on)
+                sx_gcra_admit(&c->gcra, now);
+        }
+        q_unlink(c, r);
+        start_transfer(c, r);
+    }
+}
+
+void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
+{
+    struct sx_client *c = r->c;
+    r->done = done;
+    r->ud = ud;
+    r->submitted = sx_client_now();
+    c->st.requests++;
+    q_push(c, r, 0);
+    /* start from the loop, so submit never completes synchronously */
+    if (!evtimer_pending(c->queue_timer, NULL)) {
+        struct timeval tv = {0, 0};
+        evtimer_add(c->queue_timer, &tv);
+    }
+}
+
+/* ---- finishing, retrying --------------------------------------------- */
+
+static enum sx_err map_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK: return SX_OK;
+    case CURLE_OPERATION_TIMEDOUT: return SX_E_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return SX_E_DNS;
+    case CURLE_COULDNT_CONNECT: return SX_E_CONNECT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS: return SX_E_TLS;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL: return SX_E_URL;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return SX_E_RESET;
+    default: return SX_E_OTHER;
+    }
+}
+
+/* Finds a header in the raw block (name without the colon). */
+static int find_header(const struct sx_buf *h, const char *name, char *out,
+                       size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = h->data, *end = h->data + h->len;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t len = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl + 1;
+            size_t vl = len - nl - 1;
+            while (vl && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+                vl--;
+            if (vl >= outlen)
+                vl = outlen - 1;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return -1;
+}
+
+static double parse_retry_after(const struct sx_req *r)
+{
+    char v[128];
+    double secs;
+    if (find_header(&r->hbuf, "retry-after", v, sizeof v) < 0)
+        return -1;
+    if (sx_retry_after_parse(v, time(NULL), &secs) < 0)
+        return -1;
+    return secs;
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct sx_req *r = arg;
+    (void)fd;
+    (void)what;
+    q_push(r->c, r, 1);
+    pump_queue(r->c);
+}
+
+static void schedule_retry(struct sx_req *r, double wait)
+{
+    struct sx_client *c = r->c;
+    c->st.retries++;
+    if (wait <= 0) {
+        q_push(c, r, 1);
+        return;
+    }
+    if (!r->backoff_ev)
+        r->backoff_ev = evtimer_new(c->base, on_backoff, r);
+    if (!r->backoff_ev) {
+        q_push(c, r, 1);
+        return;
+    }
+    r->state = RQ_BACKOFF;
+    struct timeval tv;
+    tv.tv_sec = (time_t)wait;
+    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+    evtimer_add(r->backoff_ev, &tv);
+}
+
+/* 429: pause the limiter for everyone; the request goes first after it. */
+static int retry_429(struct sx_req *r)
+{
+    struct sx_client *c = r->c;
+    const struct sx_config *k = &c->cfg;
+    c->st.status_429++;
+    r->retry_after = parse_retry_after(r);
+    if (r->retry_after > k->max_retry_after) {
+        log_req(SX_LOG_WARN, "retry.gave_up", r, r->retry_after,
+                "retry_after_too_long");
+        return 0;
+    }
+    if (r->attempts >= k->max_attempts) {
+        log_req(SX_LOG_WARN, "retry.gave_up", r, -1, "max_attempts");
+        return 0;
+    }
+    double wait = r->retry_after >= 0
+                      ? r->retry_after
+                      : sx_backoff(r->attempts, 1, 60, rand01(c));
+    double until = sx_client_now() + wait;
+    if (k->rate_on)
+        sx_gcra_pause(&c->gcra, until);
+    if (until > c->paused_until)
+        c->paused_until = until;
+    log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
+    schedule_retry(r, 0);
+    return 1;
+}
+
+static int is_transient(const struct sx_req *r)
+{
+    if (r->err == SX_E_CONNECT || r->err == SX_E_TIMEOUT ||
+        r->err == SX_E_RESET || r->err == SX_E_DNS)
+        return 1;
+    return r->err == SX_OK &&
+           (r->status == 502 || r->status == 503 || r->status == 504);
+}
+
+static int retry_transient(struct sx_req *r)
+{
+    struct sx_client *c = r->c;
+    const struct sx_config *k = &c->cfg;
+    if (!r->idempotent || !is_transient(r))
+        return 0;
+    if (r->attempts >= k->transient_attempts)
+        return 0;
+    double wait = sx_backoff(r->attempts, k->backoff_base, k->backoff_cap,
+                             rand01(c));
+    double ra = r->status == 503 ? parse_retry_after(r) : -1;
+    if (ra > wait && ra <= k->max_retry_after)
+        wait = ra;
+    log_req(SX_LOG_WARN, "retry.transient", r, wait,
+            r->err ? sx_err_name(r->err) : NULL);
+    schedule_retry(r, wait);
+    return 1;
+}
+
+static void complete(struct sx_req *r, enum sx_err err)
+{
+    struct sx_client *c = r->c;
+    r->err = err;
+    r->state = RQ_DONE;
+    if (err != SX_OK) {
+        c->st.failed++;
+        log_req(SX_LOG_WARN, "request.failed", r, -1, r->errbuf[0] ? r->errbuf : sx_err_name(err));
+    } else if (r->status >= 500) {
+        log_req(SX_LOG_WARN, "request.failed", r, -1, NULL);
+    }
+    r->done(r, r->ud);
+}
+
+static void record_info(struct sx_req *r)
+{
+    long v = 0, conns = 0;
+    char *u = NULL;
+    curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
+    snprintf(r->version, sizeof r->version, "%s",
+             v == CURL_HTTP_VERSION_2_0 ? "2"
+             : v == CURL_HTTP_VERSION_3 ? "3"
+             : v == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+    curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns);
+    r->c->st.connections += conns;
+    if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK &&
+        u && strcmp(u, r->url) != 0)
+        sx_config_set_str(&r->eff_url, u);
+}
+
+/* Called after curl returned; may start new transfers. */
+static void finish_attempt(struct sx_client *c, struct sx_req *r,
+                           CURLcode rc)
+{
+    record_info(r);
+    curl_multi_remove_handle(c->multi, r->easy);
+    put_easy(c, r->easy);
+    r->easy = NULL;
+    c->st.in_flight--;
+    enum sx_err err = map_curl(rc);
+    if (rc == CURLE_WRITE_ERROR && r->write_failed)
+        err = r->write_failed == 1 ? SX_E_IO : SX_E_TOO_LARGE;
+    if (err != SX_OK && !r->errbuf[0])
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(rc));
+    r->err = err;
+    if (err == SX_OK && r->status == 429 && retry_429(r))
+        return;
+    if (retry_transient(r))
+        return;
+    complete(r, err);
+}
+
+static void check_multi_info(struct sx_client *c)
+{
+    CURLMsg *msg;
+    int left;
+    struct sx_req *done = NULL;
+    while ((msg = curl_multi_info_read(c->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct sx_req *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        r->rc = msg->data.result;
+        r->next = done;
+        done = r;
+    }
+    while (done) {
+        struct sx_req *r = done;
+        done = r->next;
+        r->next = NULL;
+        finish_attempt(c, r, r->rc);
+    }
+    pump_queue(c);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static int setup_multi(struct sx_client *c)
+{
+    c->multi = curl_multi_init();
+    if (!c->multi)
+        return -1;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    return 0;
+}
+
+struct sx_client *sx_client_new(struct event_base *base, char *err,
+                                size_t errlen)
+{
+    struct sx_client *c = calloc(1, sizeof *c);
+    if (!c)
+        goto oom;
+    c->base = base;
+    sx_config_defaults(&c->cfg);
+    c->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 17;
+    if (!c->rng)
+        c->rng = 88172645463325252ULL;
+    if (setup_multi(c) < 0)
+        goto oom;
+    c->curl_timer = evtimer_new(base, on_curl_timer, c);
+    c->queue_timer = evtimer_new(base, on_queue_timer, c);
+    if (!c->curl_timer || !c->queue_timer)
+        goto oom;
+    if (sx_client_reconfigure(c, err, errlen) < 0)
+        goto fail;
+    return c;
+oom:
+    snprintf(err, errlen, "out of memory creating the HTTP client");
+fail:
+    sx_client_free(c);
+    return NULL;
+}
+
+int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
+{
+    struct sx_config *k = &c->cfg;
+    if (k->rate_on && (k->rate <= 0 || k->period <= 0 || k->burst < 1)) {
+        snprintf(err, errlen, "rate must be > 0 per period > 0, burst >= 1");
+        return -1;
+    }
+    if (k->max_connections < 1 || k->max_idle < 0 || k->timeout <= 0 ||
+        k->connect_timeout <= 0) {
+        snprintf(err, errlen, "connection limits and timeouts must be > 0");
+        return -1;
+    }
+    double tat = c->gcra.tat, paused = c->gcra.paused_until;
+    if (k->rate_on) {
+        sx_gcra_init(&c->gcra, k->rate, k->period, k->burst);
+        c->gcra.tat = tat;
+        if (paused > 0)
+            sx_gcra_pause(&c->gcra, paused);
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      k->max_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, k->max_idle);
+    return 0;
+}
+
+struct sx_config *sx_client_config(struct sx_client *c) { return &c->cfg; }
+
+void sx_client_stats(const struct sx_client *c, struct sx_stats *out)
+{
+    *out = c->st;
+}
+
+/* Requests still owned by callers at shutdown are freed here. */
+static void cancel_all(struct sx_client *c)
+{
+    while (c->all)
+        sx_req_free(c->all);
+}
+
+void sx_client_free(struct sx_client *c)
+{
+    if (!c)
+        return;
+    cancel_all(c);
+    if (c->logged_pool)
+        log_pool(c, "pool.closed");
+    while (c->n_free_easy > 0)
+        curl_easy_cleanup(c->free_easy[--c->n_free_easy]);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    if (c->curl_timer)
+        event_free(c->curl_timer);
+    if (c->queue_timer)
+        event_free(c->queue_timer);
+    sx_config_free(&c->cfg);
+    free(c);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+struct sx_req *sx_req_new(struct sx_client *c)
+{
+    struct sx_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->all_next = c->all;
+    if (c->all)
+        c->all->all_prev = r;
+    c->all = r;
+    r->sink_fd = -1;
+    r->timeout = c->cfg.timeout;
+    r->retry_after = -1;
+    sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
+    sx_buf_init(&r->body_buf, c->cfg.max_body);
+    return r;
+}
+
+static int is_idempotent(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") ||
+           !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
+}
+
+static int add_auth(struct sx_req *r, char *err, size_t errlen)
+{
+    const struct sx_config *k = &r->c->cfg;
+    if (!k->base_url || !sx_url_has_prefix(r->url, k->base_url))
+        return 0;
+    if (k->api_key && sx_req_header(r, "x-api-key", k->api_key, err,
+                                    errlen) < 0)
+        return -1;
+    if (k->access_token) {
+        char *v = malloc(strlen(k->access_token) + 8);
+        if (!v)
+            return -1;
+        sprintf(v, "Bearer %s", k->access_token);
+        int rc = sx_req_header(r, "Authorization", v, err, errlen);
+        free(v);
+        if (rc < 0)
+            snprintf(err, errlen, "the access token contains CR or LF");
+        return rc;
+    }
+    return 0;
+}
+
+int sx_req_set(struct sx_req *r, const char *method, const char *url,
+               char *err, size_t errlen)
+{
+    size_t i, n = strlen(method);
+    if (n == 0 || n >= sizeof r->method) {
+        snprintf(err, errlen, "invalid method '%s'", method);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (method[i] < 'A' || method[i] > 'Z') {
+            snprintf(err, errlen, "invalid method '%s'", method);
+            return -1;
+        }
+    }
+    memcpy(r->method, method, n + 1);
+    if (!sx_url_is_absolute(url)) {
+        snprintf(err, errlen, "invalid URL '%s': not http(s)", url);
+        return -1;
+    }
+    for (i = 0; url[i]; i++) {
+        if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f) {
+            snprintf(err, errlen, "invalid URL: contains a space or "
+                                  "control character");
+            return -1;
+        }
+    }
+    if (sx_config_set_str(&r->url, url) < 0)
+        return -1;
+    r->idempotent = is_idempotent(r->method);
+    return add_auth(r, err, errlen);
+}
+
+static int has_crlf(const char *s)
+{
+    return strchr(s, '\r') || strchr(s, '\n');
+}
+
+int sx_req_header(struct sx_req *r, const char *name, const char *value,
+                  char *err, size_t errlen)
+{
+    if (!*name || has_crlf(name) || strchr(name, ':') || has_crlf(value)) {
+        snprintf(err, errlen, "header %s contains CR, LF or ':'",
+                 has_crlf(name) ? "name" : "value");
+        return -1;
+    }
+    size_t n = strlen(name), m = strlen(value);
+    char *line = malloc(n + m + 3);
+    if (!line)
+        return -1;
+    /* "Name;" sends an empty header; "Name:" would remove it */
+    if (m)
+        sprintf(line, "%s: %s", name, value);
+    else
+        sprintf(line, "%s;", name);
+    struct curl_slist *l = curl_slist_append(r->headers, line);
+    memset(line, 0, n + m + 2); /* may hold a secret */
+    free(line);
+    if (!l)
+        return -1;
+    r->headers = l;
+    return 0;
+}
+
+int sx_req_body(struct sx_req *r, const char *body, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    free(r->body);
+    r->body = copy;
+    r->body_len = len;
+    r->has_body = 1;
+    return 0;
+}
+
+void sx_req_options(struct sx_req *r, double timeout, int idempotent)
+{
+    if (timeout > 0)
+        r->timeout = timeout;
+    if (idempotent >= 0)
+        r->idempotent = idempotent;
+}
+
+void sx_req_sink(struct sx_req *r, int fd) { r->sink_fd = fd; }
+
+void sx_req_free(struct sx_req *r)
+{
+    if (!r)
+        return;
+    struct sx_client *c = r->c;
+    if (r->state == RQ_QUEUED)
+        q_unlink(c, r);
+    if (r->easy) {
+        curl_multi_remove_handle(c->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+        c->st.in_flight--;
+    }
+    if (r->backoff_ev)
+        event_free(r->backoff_ev);
+    if (r->all_prev)
+        r->all_prev->all_next = r->all_next;
+    else
+        c->all = r->all_next;
+    if (r->all_next)
+        r->all_next->all_prev = r->all_prev;
+    for (struct curl_slist *l = r->headers; l; l = l->next)
+        memset(l->data, 0, strlen(l->data)); /* secrets */
+    curl_slist_free_all(r->headers);
+    free(r->url);
+    free(r->body);
+    free(r->eff_url);
+    sx_buf_free(&r->hbuf);
+    sx_buf_free(&r->body_buf);
+    free(r);
+}
+
+void sx_req_result(const struct sx_req *r, struct sx_result *out)
+{
+    out->err = r->err;
+    out->message = r->err ? (r->errbuf[0] ? r->errbuf : sx_err_name(r->err))
+                          : "";
+    out->status = r->status;
+    out->headers = &r->hbuf;
+    out->body = &r->body_buf;
+    out->url = r->eff_url ? r->eff_url : r->url;
+    out->method = r->method;
+    out->http_version = r->version[0] ? r->version : "1.1";
+    out->attempts = r->attempts;
+    out->elapsed = sx_client_now() - r->submitted;
+    out->retry_after = r->retry_after;
+}

@@ -1,0 +1,118 @@
+/*
+ * The pooled HTTP client: one libcurl multi handle driven by a libevent
+ * loop (socket-action API), one admission queue in front of it where the
+ * rate limiter lives, and the retry rules (429 with Retry-After, transient
+ * failures with full-jitter backoff).  It never calls Lua: a finished
+ * request is handed back through its done callback, from the loop's top
+ * level (never from inside a curl callback).
+ */
+#ifndef SX_CLIENT_H
+#define SX_CLIENT_H
+#include <stddef.h>
+#include "sx_buf.h"
+
+struct event_base;
+struct sx_client;
+struct sx_req;
+
+/* Transport outcome of a request; an HTTP status of any value is SX_OK. */
+enum sx_err {
+    SX_OK = 0,
+    SX_E_TIMEOUT,   /* "timeout" */
+    SX_E_CONNECT,   /* "connect" */
+    SX_E_TLS,       /* "tls" */
+    SX_E_DNS,       /* "dns" */
+    SX_E_RESET,     /* "reset": connection dropped mid-response */
+    SX_E_URL,       /* "url": malformed or unsupported URL */
+    SX_E_IO,        /* "io": writing a download failed */
+    SX_E_TOO_LARGE, /* "too_large": body over the max_body cap */
+    SX_E_CANCELLED, /* "cancelled": the client shut down */
+    SX_E_OTHER      /* "transport" */
+};
+const char *sx_err_name(enum sx_err e);
+
+struct sx_config {
+    char *base_url;     /* owned strings; NULL = unset */
+    char *api_key;
+    char *access_token;
+    char *ca_file;
+    double timeout;         /* total per attempt, seconds */
+    double connect_timeout;
+    long max_connections;   /* transfers in flight (and connections) */
+    long max_idle;          /* idle connections kept */
+    double idle_timeout;    /* idle connections expire after this */
+    int rate_on;
+    double rate, period, burst;
+    int max_attempts;        /* 429: attempts in all */
+    double max_retry_after;  /* 429: longer Retry-After fails at once */
+    int transient_attempts;  /* connect/timeout/reset/502/503/504 */
+    double backoff_base, backoff_cap;
+    size_t max_body;
+};
+
+/* Fills c with the defaults (no strings set). */
+void sx_config_defaults(struct sx_config *c);
+void sx_config_free(struct sx_config *c);
+/* Replaces the owned string *slot with a copy of v (NULL clears). */
+int sx_config_set_str(char **slot, const char *v);
+
+struct sx_stats {
+    long requests;     /* submitted */
+    long attempts;     /* transfers started */
+    long connections;  /* connections opened */
+    long retries;
+    long status_429;
+    long in_flight;    /* transfers running now */
+    long queued;       /* waiting in the admission queue */
+    long sockets;      /* sockets curl watches now */
+    long failed;       /* finished with a transport error */
+};
+
+struct sx_client *sx_client_new(struct event_base *base, char *err,
+                                size_t errlen);
+/* Cancels every request (their done callbacks are not called). */
+void sx_client_free(struct sx_client *c);
+/* The live configuration; call sx_client_reconfigure after changing it. */
+struct sx_config *sx_client_config(struct sx_client *c);
+int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen);
+void sx_client_stats(const struct sx_client *c, struct sx_stats *out);
+double sx_client_now(void); /* monotonic seconds */
+int sx_client_asynch_dns(void); /* 1 if curl resolves names without blocking */
+
+/* ---- one request ------------------------------------------------------ */
+
+typedef void (*sx_req_done_fn)(struct sx_req *r, void *ud);
+
+struct sx_req *sx_req_new(struct sx_client *c);
+/* 0, or -1 with a message in err (bad URL, CR/LF in a header). */
+int sx_req_set(struct sx_req *r, const char *method, const char *url,
+               char *err, size_t errlen);
+int sx_req_header(struct sx_req *r, const char *name, const char *value,
+                  char *err, size_t errlen);
+int sx_req_body(struct sx_req *r, const char *body, size_t len);
+void sx_req_options(struct sx_req *r, double timeout, int idempotent);
+/* Streams a 2xx body into fd instead of memory (downloads). */
+void sx_req_sink(struct sx_req *r, int fd);
+
+/* Queues r; done(r, ud) is called once, later, from the loop. */
+void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
+/* Frees a request that is not queued or running (or cancels it first). */
+void sx_req_free(struct sx_req *r);
+
+/* Results, valid after done. */
+struct sx_result {
+    enum sx_err err;
+    const char *message;   /* transport error text, "" if none */
+    long status;           /* 0 without a response */
+    const struct sx_buf *headers; /* final header block, raw lines */
+    const struct sx_buf *body;    /* in memory unless sunk to a file */
+    const char *url;       /* effective URL */
+    const char *method;
+    const char *http_version; /* "1.1", "2", ... */
+    int attempts;
+    double elapsed;        /* seconds since submit */
+    double retry_after;    /* last Retry-After seen, -1 if none */
+};
+void sx_req_result(const struct sx_req *r, struct sx_result *out);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * Structured logging on stderr: one event per line, logfmt
+ * ("ts=... level=warn event=retry.429 ...") or one JSON object per line.
+ * Callers pass fields; they never format lines themselves.  Values are
+ * strings; a field marked raw (numbers, booleans) is written unquoted in
+ * JSON.
+ */
+#ifndef SX_LOG_H
+#define SX_LOG_H
+#include <stdio.h>
+
+enum sx_log_level { SX_LOG_DEBUG, SX_LOG_INFO, SX_LOG_WARN, SX_LOG_ERROR };
+
+struct sx_log_field {
+    const char *key;
+    const char *value; /* NULL fields are skipped */
+    int raw;           /* 1: number or boolean, unquoted in JSON */
+};
+
+/* Defaults: SX_LOG_INFO, text, stderr. */
+void sx_log_setup(enum sx_log_level min, int json, FILE *out);
+int sx_log_enabled(enum sx_log_level lvl);
+
+/* "debug"/"info"/"warn"/"error" -> level; -1 for anything else. */
+int sx_log_level_parse(const char *s);
+/* "text" -> 0, "json" -> 1, anything else -1. */
+int sx_log_format_parse(const char *s);
+
+/*
+ * Writes one event: ts (UTC, ISO-8601 with milliseconds), level, event,
+ * then the n fields in order.  logfmt quotes a value that is empty or has
+ * a space, '"', '=' or a control character, escaping '"', '\\' and
+ * control characters; JSON escapes per RFC 8259.
+ */
+void sx_log(enum sx_log_level lvl, const char *event,
+            const struct sx_log_field *fields, int n);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * URL helpers: percent-encoding of query components (RFC 3986 unreserved
+ * characters pass through, everything else becomes %XX with upper-case hex)
+ * and joining a base URL with a relative path.
+ */
+#ifndef SX_URL_H
+#define SX_URL_H
+#include <stddef.h>
+#include "sx_buf.h"
+
+/* Appends s[0..n) percent-encoded to out.  0, or -1 if out is full. */
+int sx_url_escape(struct sx_buf *out, const char *s, size_t n);
+
+/* 1 if s starts with "http://" or "https://" (any case), else 0. */
+int sx_url_is_absolute(const char *s);
+
+/*
+ * Appends base joined with path to out: exactly one '/' between them
+ * ("https://h/v2" + "listings" and "https://h/v2/" + "/listings" both give
+ * "https://h/v2/listings").  An absolute path is appended as it is.
+ * Returns 0, or -1 with a reason in err (size errlen) when path is empty,
+ * contains a space, CR, LF or other control character, or out is full.
+ */
+int sx_url_join(struct sx_buf *out, const char *base, const char *path,
+                char *err, size_t errlen);
+
+/*
+ * 1 if url starts with prefix and the next character of url ends a path
+ * segment ('\0', '/', '?' or '#'); used to decide whether a request goes
+ * to the configured base URL (and so carries the credentials).
+ */
+int sx_url_has_prefix(const char *url, const char *prefix);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Unit tests for sx_url: percent-encoding, base + path joining (slash
+ * rules and rejected paths) and the credential prefix test.
+ */
+#include <string.h>
+
+#include "sx_url.h"
+#include "testhelp.h"
+
+/* Escapes s into a fresh buffer and compares with want. */
+static int esc_is(const char *s, size_t n, const char *want)
+{
+    struct sx_buf b;
+    int ok;
+
+    sx_buf_init(&b, 0);
+    ok = sx_url_escape(&b, s, n) == 0 && strcmp(b.data, want) == 0 &&
+         b.len == strlen(want);
+    sx_buf_free(&b);
+    return ok;
+}
+
+static void test_escape(void)
+{
+    const char *unres = "ABCXYZabcxyz0189-._~";
+    struct sx_buf b;
+
+    test_cond("unreserved kept", esc_is(unres, strlen(unres), unres));
+    test_cond("space -> %20", esc_is("a b", 3, "a%20b"));
+    test_cond("comma -> %2C", esc_is("a,b", 3, "a%2Cb"));
+    test_cond("slash escaped", esc_is("a/b", 3, "a%2Fb"));
+    test_cond("reserved escaped", esc_is("?&=+#%", 6, "%3F%26%3D%2B%23%25"));
+    test_cond("UTF-8 bytes, upper-case hex",
+              esc_is("\xc3\xa9\xe2\x82\xac", 5, "%C3%A9%E2%82%AC"));
+    test_cond("NUL byte inside length", esc_is("a\0b", 3, "a%00b"));
+    test_cond("0xFF", esc_is("\xff", 1, "%FF"));
+    test_cond("empty", esc_is("", 0, ""));
+
+    sx_buf_init(&b, 8);
+    sx_buf_addstr(&b, "q=");
+    test_cond("escape past cap fails", sx_url_escape(&b, "a b c", 5) == -1);
+    test_cond("failed escape leaves buffer", b.len == 2 &&
+                                                 strcmp(b.data, "q=") == 0);
+    test_cond("escape that fits", sx_url_escape(&b, "a,b", 3) == 0 &&
+                                      strcmp(b.data, "q=a%2Cb") == 0);
+    sx_buf_free(&b);
+}
+
+static void test_long_escape(void)
+{
+    char in[1000];
+    struct sx_buf b;
+    size_t i;
+    int ok = 1;
+
+    memset(in, ' ', sizeof(in));
+    sx_buf_init(&b, 0);
+    ok = sx_url_escape(&b, in, sizeof(in)) == 0 && b.len == 3000;
+    for (i = 0; ok && i < 3000; i += 3)
+        ok = memcmp(b.data + i, "%20", 3) == 0;
+    test_cond("1000 spaces -> 1000 x %20 (chunk boundaries)", ok);
+    sx_buf_free(&b);
+}
+
+static void test_absolute(void)
+{
+    test_cond("http:// absolute", sx_url_is_absolute("http://x/y"));
+    test_cond("HTTPS:// absolute", sx_url_is_absolute("HTTPS://x"));
+    test_cond("relative path", !sx_url_is_absolute("/v2/x"));
+    test_cond("ftp not absolute", !sx_url_is_absolute("ftp://x"));
+    test_cond("http: without // not absolute", !sx_url_is_absolute("http:x"));
+    test_cond("empty", !sx_url_is_absolute(""));
+}
+
+/* Joins into a fresh buffer; 1 if the result is want. */
+static int join_is(const char *base, const char *path, const char *want)
+{
+    struct sx_buf b;
+    char err[100];
+    int ok;
+
+    sx_buf_init(&b, 0);
+    ok = sx_url_join(&b, base, path, err, sizeof(err)) == 0 &&
+         strcmp(b.data, want) == 0;
+    sx_buf_free(&b);
+    return ok;
+}
+
+/* 1 if the join fails with an error message containing want. */
+static int join_fails(const char *path, const char *want)
+{
+    struct sx_buf b;
+    char err[100] = "";
+    int ok;
+
+    sx_buf_init(&b, 0);
+    sx_buf_addstr(&b, "keep");
+    ok = sx_url_join(&b, "https://h/v2", path, err, sizeof(err)) == -1 &&
+         strstr(err, want) != NULL && strcmp(b.data, "keep") == 0;
+    sx_buf_free(&b);
+    return ok;
+}
+
+static void test_join(void)
+{
+    const char *want = "https://h/v2/listings";
+
+    test_cond("no slashes", join_is("https://h/v2", "listings", want));
+    test_cond("base slash", join_is("https://h/v2/", "listings", want));
+    test_cond("path slash", join_is("https://h/v2", "/listings", want));
+    test_cond("both slashes", join_is("https://h/v2/", "/listings", want));
+    test_cond("doubled slashes", join_is("https://h/v2//", "//listings",
+                                         want));
+    test_cond("query kept", join_is("https://h", "a/b?x=1&y=%20",
+                                    "https://h/a/b?x=1&y=%20"));
+    test_cond("absolute path kept",
+              join_is("https://h/v2", "https://o/x?y", "https://o/x?y"));
+    test_cond("absolute HTTP kept",
+              join_is("https://h/v2", "HTTP://o/", "HTTP://o/"));
+
+    test_cond("empty path rejected", join_fails("", "empty"));
+    test_cond("space rejected", join_fails("a b", "space"));
+    test_cond("CR rejected", join_fails("a\rb", "CR"));
+    test_cond("LF rejected", join_fails("a\nHost: x", "LF"));
+    test_cond("tab rejected", join_fails("a\tb", "control character 0x09"));
+    test_cond("DEL rejected", join_fails("a\x7f", "control character 0x7F"));
+    test_cond("error names the offset", join_fails("abc d", "offset 3"));
+    test_cond("absolute path with CRLF rejected",
+              join_fails("https://o/x\r\n", "CR"));
+}
+
+static void test_join_errors(void)
+{
+    struct sx_buf b;
+    char err[100] = "";
+
+    sx_buf_init(&b, 12);
+    sx_buf_addstr(&b, "x");
+    test_cond("join past cap fails",
+              sx_url_join(&b, "https://h", "abcdef", err, sizeof(err)) == -1);
+    test_cond("join past cap: message", strstr(err, "too long") != NULL);
+    test_cond("join past cap: buffer unchanged",
+              b.len == 1 && strcmp(b.data, "x") == 0);
+    sx_buf_free(&b);
+
+    sx_buf_init(&b, 0);
+    test_cond("NULL err buffer tolerated",
+              sx_url_join(&b, "https://h", "", NULL, 0) == -1);
+    test_cond("tiny err buffer truncated, terminated",
+              sx_url_join(&b, "https://h", "", err, 3) == -1 &&
+                  strcmp(err, "em") == 0);
+    sx_buf_free(&b);
+}
+
+static void test_prefix(void)
+{
+    const char *p = "https://api.stockx.com/v2";
+
+    test_cond("exact", sx_url_has_prefix("https://api.stockx.com/v2", p));
+    test_cond("slash", sx_url_has_prefix("https://api.stockx.com/v2/x", p));
+    test_cond("query", sx_url_has_prefix("https://api.stockx.com/v2?a", p));
+    test_cond("fragment", sx_url_has_prefix("https://api.stockx.com/v2#f", p));
+    test_cond("longer segment no",
+              !sx_url_has_prefix("https://api.stockx.com/v23", p));
+    test_cond("other host no",
+              !sx_url_has_prefix("https://api.stockx.com.evil/v2", p));
+    test_cond("host suffix no", !sx_url_has_prefix(
+                                    "https://api.stockx.com.evil.io/",
+                                    "https://api.stockx.com"));
+    test_cond("host then port no", !sx_url_has_prefix(
+                                       "https://api.stockx.com:81/",
+                                       "https://api.stockx.com"));
+    test_cond("host then path", sx_url_has_prefix("https://api.stockx.com/x",
+                                                  "https://api.stockx.com"));
+    test_cond("shorter url no", !sx_url_has_prefix("https://api", p));
+    test_cond("prefix ending in slash",
+              sx_url_has_prefix("https://h/v2/x", "https://h/v2/"));
+    test_cond("empty prefix matches nothing", !sx_url_has_prefix("", "") &&
+                                                  !sx_url_has_prefix("/x", ""));
+}
+
+int main(void)
+{
+    test_escape();
+    test_long_escape();
+    test_absolute();
+    test_join();
+    test_join_errors();
+    test_prefix();
+    return test_report();
+}
