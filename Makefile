@@ -5,9 +5,11 @@ PKGS     := lua5.4 libcurl libevent lua5.4-cjson
 CC       ?= cc
 WARN     := -Wall -Wextra -Wshadow -Wundef -Wwrite-strings \
             -Wmissing-prototypes -Wstrict-prototypes
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(EXTRA_CFLAGS) \
+OPT      ?= -O2
+CFLAGS   ?= -g
+CFLAGS   += $(OPT) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) $(EXTRA_CFLAGS) \
             $(shell pkg-config --cflags $(PKGS))
+LDFLAGS  += $(SAN)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 B        := build
 
@@ -52,7 +54,8 @@ test: stockx unit
 	sh tests/run.sh
 
 asan:
-	$(MAKE) B=build/asan EXTRA_CFLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-g" LDFLAGS="-fsanitize=address,undefined" stockx-asan
+	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined \
+	    -fno-omit-frame-pointer -fno-sanitize-recover=all" stockx-asan
 
 stockx-asan: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
@@ -63,10 +66,12 @@ test-asan: asan unit
 test-valgrind: stockx unit
 	STOCKX_VALGRIND=1 sh tests/run.sh
 
+valgrind: test-valgrind
+
 bench: stockx
 	sh tests/bench/run.sh
 
 clean:
 	rm -rf build stockx stockx-asan
 
-.PHONY: all unit test asan test-asan test-valgrind bench clean
+.PHONY: all unit test asan test-asan test-valgrind valgrind bench clean

@@ -20,10 +20,16 @@ local co_status, co_close = coroutine.status, coroutine.close
 
 local cjson = cjson_mod.new()
 cjson.encode_sparse_array(true)
+local cjson_decode, intify = cjson.decode, core.intify
+
+--- Decodes JSON; integral numbers come back as Lua integers.
+local function json_decode(s)
+  return intify(cjson_decode(s))
+end
 
 M.json = {
   encode = cjson.encode,
-  decode = cjson.decode,
+  decode = json_decode,
   null = cjson.null,
 }
 
@@ -85,7 +91,7 @@ end
 -- StockX's message field, then errorMessage, then error, then the raw text.
 local function body_message(body, ctype)
   if body == nil or body == "" then return nil end
-  local ok, doc = pcall(cjson.decode, body)
+  local ok, doc = pcall(json_decode, body)
   if ok and type(doc) == "table" then
     for _, k in ipairs { "message", "errorMessage", "error", "error_description" } do
       if type(doc[k]) == "string" and doc[k] ~= "" then return doc[k] end
@@ -127,52 +133,53 @@ end
 -- Requests
 ---------------------------------------------------------------------------
 
-local function encode_body(body, headers)
-  if type(body) == "table" then
-    headers = headers or {}
-    local has_ct = false
-    for k in pairs(headers) do
-      if k:lower() == "content-type" then has_ct = true end
-    end
-    local h = {}
-    for k, v in pairs(headers) do h[k] = v end
-    if not has_ct then h["Content-Type"] = "application/json" end
-    return cjson.encode(body), h
+local function has_header(headers, name)
+  for k in pairs(headers) do
+    if type(k) == "string" and k:lower() == name then return true end
   end
-  return body, headers
+  return false
 end
 
-local function request(fname, o)
-  check(fname, 1, "options", o, "table")
+local function check_opts(fname, o)
   check(fname, 1, "method", o.method, "string", true)
   check(fname, 1, "path", o.path, "string")
-  if type(o.query) ~= "nil" and type(o.query) ~= "table" and type(o.query) ~= "string" then
-    check(fname, 1, "query", o.query, "table")
+  local q = o.query
+  if q ~= nil and type(q) ~= "table" and type(q) ~= "string" then
+    check(fname, 1, "query", q, "table")
   end
   check(fname, 1, "headers", o.headers, "table", true)
   if o.body ~= nil and type(o.body) ~= "string" and type(o.body) ~= "table" then
     check(fname, 1, "body", o.body, "string or table")
   end
-  local body, headers = encode_body(o.body, o.headers)
-  local h = {}
-  if headers then for k, v in pairs(headers) do h[k] = v end end
-  local has_accept = false
-  for k in pairs(h) do if k:lower() == "accept" then has_accept = true end end
-  if not has_accept and not o.download then h.Accept = "application/json" end
-  local query = o.query
+  check(fname, 1, "timeout", o.timeout, "number", true)
+  check(fname, 1, "idempotent", o.idempotent, "boolean", true)
+  check(fname, 1, "download", o.download, "string", true)
+end
+
+-- The one path to core.request: encodes the query and a table body.
+local function send(method, path, query, headers, body, timeout, idempotent,
+                    download)
   if type(query) == "table" then query = core.query(query) end
-  return core.request {
-    method = o.method and o.method:upper() or "GET", path = o.path, query = query,
-    headers = h, body = body, timeout = o.timeout, idempotent = o.idempotent,
-    download = o.download,
-  }
+  if type(body) == "table" then
+    body = cjson.encode(body)
+    if not (headers and has_header(headers, "content-type")) then
+      local h = { ["Content-Type"] = "application/json" }
+      if headers then for k, v in pairs(headers) do h[k] = v end end
+      headers = h
+    end
+  end
+  return core.request(method, path, query, headers, body, timeout, idempotent,
+    download)
 end
 
 --- Low-level request: returns res for any HTTP status, or nil, err for a
 -- transport failure.
 -- @param o {method=, path=, query=, body=, headers=, timeout=, idempotent=}
 function M.request(o)
-  return request("stockx.request", o)
+  check("stockx.request", 1, "options", o, "table")
+  check_opts("stockx.request", o)
+  return send(o.method and o.method:upper() or "GET", o.path, o.query,
+    o.headers, o.body, o.timeout, o.idempotent, o.download)
 end
 
 local function decode(res)
@@ -181,7 +188,7 @@ local function decode(res)
   local looks_json = ctype:find("json", 1, true) or
     (ctype == "" and body:match("^%s*[%[{]"))
   if body == "" or not looks_json then return body end
-  local ok, data = pcall(cjson.decode, body)
+  local ok, data = pcall(json_decode, body)
   if not ok then
     raise(setmetatable({
       kind = "bad_response", status = res.status, method = res.method,
@@ -194,21 +201,31 @@ local function decode(res)
 end
 
 local function call(fname, method, path, query, body, opts)
-  check(fname, 1, "path", path, "string")
-  check(fname, 3, "opts", opts, "table", true)
-  opts = opts or {}
-  local res, err = request(fname, {
-    method = method, path = path, query = query, body = body,
-    headers = opts.headers, timeout = opts.timeout,
-    idempotent = opts.idempotent, download = opts.download,
-  })
+  if type(path) ~= "string" then check(fname, 1, "path", path, "string") end
+  local headers, timeout, idempotent, download
+  if opts ~= nil then
+    check(fname, 3, "opts", opts, "table")
+    check_opts(fname, { path = path, headers = opts.headers,
+      timeout = opts.timeout, idempotent = opts.idempotent,
+      download = opts.download })
+    headers, timeout, idempotent, download = opts.headers, opts.timeout,
+      opts.idempotent, opts.download
+  end
+  local res, err = send(method, path, query, headers, body, timeout,
+    idempotent, download)
   if not res then
     err.path = display_path(err.url)
     raise(err)
   end
   if res.status >= 400 then raise(http_error(res)) end
-  if opts.download then return res end
+  if download then return res end
   return decode(res), res
+end
+
+local function check_body(fname, body)
+  if body ~= nil and type(body) ~= "string" and type(body) ~= "table" then
+    check(fname, 2, "body", body, "string or table")
+  end
 end
 
 --- GET path; returns data, res on 2xx and raises an error value otherwise.
@@ -220,14 +237,17 @@ end
 --- POST path with a body (a table is sent as JSON).  Never retried on
 -- transient failures unless opts.idempotent is true.
 function M.post(path, body, opts)
+  check_body("stockx.post", body)
   return call("stockx.post", "POST", path, nil, body, opts)
 end
 
 function M.put(path, body, opts)
+  check_body("stockx.put", body)
   return call("stockx.put", "PUT", path, nil, body, opts)
 end
 
 function M.patch(path, body, opts)
+  check_body("stockx.patch", body)
   return call("stockx.patch", "PATCH", path, nil, body, opts)
 end
 
@@ -435,6 +455,29 @@ end
 
 coroutine.resume = resume
 coroutine.wrap = wrap
+
+-- Used by `stockx sandbox` and `stockx run --sandbox`.
+function M._start_sandbox(o)
+  local port = tonumber(o.port)
+  if not port or port < 0 or port > 65535 or port % 1 ~= 0 then
+    error("stockx sandbox: bad --port '" .. tostring(o.port) .. "'", 0)
+  end
+  local seed = o.seed and tonumber(o.seed)
+  if o.seed and not seed then
+    error("stockx sandbox: bad --seed '" .. tostring(o.seed) .. "'", 0)
+  end
+  local srv = require("stockx.sandbox").serve { port = port, seed = seed,
+    state = o.state }
+  M._sandbox = srv
+  if o.embedded then
+    M.configure { base_url = srv:url(), api_key = srv.api_key,
+      access_token = srv.access_token }
+  else
+    io.stdout:write("stockx sandbox listening on ", srv:url(), "\n")
+    io.stdout:flush()
+  end
+  return srv
+end
 
 M._internal = { core = core, next_query = next_query, find_key = find_key }
 

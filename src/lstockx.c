@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,26 +120,35 @@ static int l_set_error_mt(lua_State *L)
 
 /* ---- responses -------------------------------------------------------- */
 
+/* Pushes name lower-cased (header names are case-insensitive). */
+static void push_lower(lua_State *L, const char *p, size_t n)
+{
+    char small[64];
+    if (n > sizeof small) {
+        lua_pushlstring(L, p, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        small[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    lua_pushlstring(L, small, n);
+}
+
 /* [-0, +1] Header table: lower-case names, repeats joined with ", ". */
 static void push_headers(lua_State *L, const struct sx_buf *h)
 {
     const char *p = h->data, *end = h->data + h->len;
-    lua_newtable(L);
+    lua_createtable(L, 0, 8);
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *le = eol ? eol : end;
         const char *colon = memchr(p, ':', (size_t)(le - p));
         if (colon && colon > p) {
-            luaL_Buffer b;
             const char *v = colon + 1, *ve = le;
             while (v < ve && (*v == ' ' || *v == '\t'))
                 v++;
             while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
                 ve--;
-            luaL_buffinit(L, &b);
-            for (const char *c = p; c < colon; c++)
-                luaL_addchar(&b, (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
-            luaL_pushresult(&b);               /* hdrs name */
+            push_lower(L, p, (size_t)(colon - p));      /* hdrs name */
             lua_pushvalue(L, -1);
             if (lua_rawget(L, -3) == LUA_TSTRING) {
                 lua_pushliteral(L, ", ");
@@ -243,51 +253,50 @@ static void on_done(struct sx_req *r, void *ud)
 
 /* ---- building a request ----------------------------------------------- */
 
-/* Field `k` of the options table (index 1) or nil; type-checked. */
-static int opt(lua_State *L, const char *k, int type, const char *what)
+/* Argument i: nil, or of the given type (the Lua layer names the option). */
+static int optarg_is(lua_State *L, int i, int type, const char *what)
 {
-    int t = lua_getfield(L, 1, k);
+    int t = lua_type(L, i);
     if (t != LUA_TNIL && t != type)
-        return luaL_error(L, "stockx.request: '%s' must be %s (got %s)", k,
-                          what, luaL_typename(L, -1));
+        luaL_typeerror(L, i, what);
     return t != LUA_TNIL;
 }
 
-static void opt_headers(lua_State *L, struct sx_req *r)
+/* Adds the headers table at index i; 1 if it had an Accept header. */
+static int add_headers(lua_State *L, int i, struct sx_req *r)
 {
     char err[128];
-    if (!opt(L, "headers", LUA_TTABLE, "a table"))
-        return;
+    int accept = 0;
+    if (!optarg_is(L, i, LUA_TTABLE, "table"))
+        return 0;
     lua_pushnil(L);
-    while (lua_next(L, -2)) {
+    while (lua_next(L, i)) {
         if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
             luaL_error(L, "stockx.request: headers must map names to "
                           "strings");
         const char *name = lua_tostring(L, -2);
         if (sx_req_header(r, name, lua_tostring(L, -1), err, sizeof err))
             luaL_error(L, "stockx.request: %s (header '%s')", err, name);
+        accept |= strcasecmp(name, "accept") == 0;
         lua_pop(L, 1);
     }
+    return accept;
 }
 
-/* Builds the URL: an absolute one as it is, else base_url + path. */
-static const char *build_url(lua_State *L, struct sx_client *c)
+/* Pushes the URL: an absolute path as it is, else base_url + path. */
+static const char *build_url(lua_State *L, struct sx_client *c,
+                             const char *path, const char *query)
 {
     struct sx_buf b;
     char err[160];
-    const char *path, *query = NULL, *base = sx_client_config(c)->base_url;
-    if (!opt(L, "path", LUA_TSTRING, "a string"))
-        luaL_error(L, "stockx.request: 'path' is required");
-    path = lua_tostring(L, -1);
-    if (opt(L, "query", LUA_TSTRING, "an encoded string") && *lua_tostring(L, -1))
-        query = lua_tostring(L, -1);
-    if (!sx_url_is_absolute(path) && !base)
+    const char *base = sx_client_config(c)->base_url;
+    int abs = sx_url_is_absolute(path);
+    if (!abs && !base)
         luaL_error(L, "stockx.request: no base URL is configured for "
                       "path '%s'", path);
     sx_buf_init(&b, 1 << 20);
-    int rc = sx_url_join(&b, sx_url_is_absolute(path) ? "" : base, path, err,
-                         sizeof err);
-    if (rc == 0 && query)
+    int rc = sx_url_join(&b, abs ? "" : base, path, err, sizeof err);
+    if (rc == 0 && query && *query)
         rc = sx_buf_addf(&b, "%c%s", strchr(path, '?') ? '&' : '?', query);
     if (rc < 0) {
         sx_buf_free(&b);
@@ -298,32 +307,33 @@ static const char *build_url(lua_State *L, struct sx_client *c)
     return lua_tostring(L, -1);
 }
 
-static void opt_misc(lua_State *L, struct sx_req *r)
+/* Arguments 5-7: body, timeout, idempotent. */
+static void add_misc(lua_State *L, struct sx_req *r)
 {
     double timeout = -1;
     int idem = -1;
-    if (opt(L, "timeout", LUA_TNUMBER, "a number")) {
-        timeout = lua_tonumber(L, -1);
+    if (optarg_is(L, 6, LUA_TNUMBER, "number")) {
+        timeout = lua_tonumber(L, 6);
         if (!(timeout > 0) || !isfinite(timeout))
             luaL_error(L, "stockx.request: 'timeout' must be > 0");
     }
-    if (opt(L, "idempotent", LUA_TBOOLEAN, "a boolean"))
-        idem = lua_toboolean(L, -1);
+    if (optarg_is(L, 7, LUA_TBOOLEAN, "boolean"))
+        idem = lua_toboolean(L, 7);
     sx_req_options(r, timeout, idem);
-    if (opt(L, "body", LUA_TSTRING, "a string")) {
+    if (optarg_is(L, 5, LUA_TSTRING, "string")) {
         size_t n;
-        const char *b = lua_tolstring(L, -1, &n);
+        const char *b = lua_tolstring(L, 5, &n);
         if (sx_req_body(r, b, n) < 0)
             luaL_error(L, "stockx.request: out of memory");
     }
 }
 
-/* Opens the temporary file of a download next to its target. */
-static void opt_download(lua_State *L, struct lreq *q)
+/* Argument 8: opens the temporary file of a download next to it. */
+static void add_download(lua_State *L, struct lreq *q)
 {
-    if (!opt(L, "download", LUA_TSTRING, "a file name"))
+    if (!optarg_is(L, 8, LUA_TSTRING, "string"))
         return;
-    const char *f = lua_tostring(L, -1);
+    const char *f = lua_tostring(L, 8);
     if (!*f)
         luaL_error(L, "stockx.download: empty file name");
     size_t n = strlen(f);
@@ -363,28 +373,32 @@ static struct lreq *lreq_new(lua_State *L, struct sx_task *t)
     return q;
 }
 
-/* core.request{method=, path=, query=, headers=, body=, timeout=,
- * idempotent=, download=} -> res | nil, err */
+/*
+ * core.request(method, path, query, headers, body, timeout, idempotent,
+ * download) -> res | nil, err.  Positional, for speed: lua/stockx.lua has
+ * checked the user's arguments and named them.  `query` is encoded.
+ */
 static int l_request(lua_State *L)
 {
     char err[200];
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
+    lua_settop(L, 8);
     struct sx_task *t = sx_task_current(L, "stockx.request");
-    struct sx_client *c = get_client(L);
-    const char *method = opt(L, "method", LUA_TSTRING, "a string")
-                             ? lua_tostring(L, -1) : "GET";
-    const char *url = build_url(L, c);
+    const char *method = luaL_optstring(L, 1, "GET");
+    const char *path = luaL_checkstring(L, 2);
+    const char *query = luaL_optstring(L, 3, NULL);
+    const char *url = build_url(L, get_client(L), path, query);
     struct lreq *q = lreq_new(L, t);
     /* q is owned by the state from here: errors below free it at exit */
     if (sx_req_set(q->r, method, url, err, sizeof err) < 0) {
         lreq_free(get_state(L), q);
         return luaL_error(L, "stockx.request: %s", err);
     }
-    opt_headers(L, q->r);
-    opt_misc(L, q->r);
-    opt_download(L, q);
-    lua_settop(L, 1);
+    if (!add_headers(L, 4, q->r) && lua_isnil(L, 8) &&
+        sx_req_header(q->r, "Accept", "application/json", err, sizeof err))
+        return luaL_error(L, "stockx.request: out of memory");
+    add_misc(L, q->r);
+    add_download(L, q);
+    lua_settop(L, 0);
     sx_client_submit(q->r, on_done, q);
     return sx_task_park(L, request_k, (lua_KContext)q);
 }
@@ -501,8 +515,10 @@ static int cfg_string(lua_State *L, struct sx_config *k, const char *f)
                   : !strcmp(f, "ca_file") ? &k->ca_file : NULL;
     if (!slot)
         return 0;
-    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-        luaL_error(L, "stockx.configure: '%s' must be a string", f);
+    int t = lua_type(L, -1);
+    if (t != LUA_TSTRING && !(t == LUA_TBOOLEAN && !lua_toboolean(L, -1)))
+        luaL_error(L, "stockx.configure: '%s' must be a string (or false "
+                      "to clear it)", f);
     const char *v = lua_tostring(L, -1);
     if (v && !strcmp(f, "base_url")) {
         if (!sx_url_is_absolute(v))
@@ -734,6 +750,47 @@ static int l_log(lua_State *L)
     return 0;
 }
 
+/*
+ * Debian's lua-cjson (2.1.0) decodes every JSON number as a float, so
+ * "count": 250 would read as 250.0.  JSON has one number type; integral
+ * values within 2^53 become Lua integers again.  Depth is bounded like the
+ * decoder's.
+ */
+static void intify(lua_State *L, int t, int depth)
+{
+    if (depth > 1000)
+        return;
+    luaL_checkstack(L, 3, "JSON too deep");
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            intify(L, lua_gettop(L), depth + 1);
+        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
+            double d = lua_tonumber(L, -1);
+            if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+                lua_pushvalue(L, -2);
+                lua_pushinteger(L, (lua_Integer)d);
+                lua_rawset(L, t);
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* core.intify(v) -> v, with integral numbers as integers (in place) */
+static int l_intify(lua_State *L)
+{
+    lua_settop(L, 1);
+    if (lua_type(L, 1) == LUA_TTABLE)
+        intify(L, 1, 0);
+    else if (lua_type(L, 1) == LUA_TNUMBER && !lua_isinteger(L, 1)) {
+        double d = lua_tonumber(L, 1);
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0)
+            lua_pushinteger(L, (lua_Integer)d);
+    }
+    return 1;
+}
+
 static int l_version(lua_State *L)
 {
     curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -755,6 +812,7 @@ static const luaL_Reg core_funcs[] = {
     {"query", l_query},
     {"log", l_log},
     {"version", l_version},
+    {"intify", l_intify},
     {"set_error_mt", l_set_error_mt},
     {NULL, NULL}};
 

@@ -150,6 +150,26 @@ static int resume_one(lua_State *L)
 }
 
 /*
+ * Every task is parked and nothing can wake one: no request pending, no
+ * task sleeping.  The loop would otherwise wait forever (signal events
+ * keep it from seeing that it is empty).
+ */
+static void check_deadlock(struct sx_rt *rt)
+{
+    struct sx_stats st;
+    if (rt->tasks == 0 || rt->ready_head || rt->sleepers > 0)
+        return;
+    sx_client_stats(rt->client, &st);
+    if (st.pending > 0)
+        return;
+    fprintf(stderr, "stockx: %ld task(s) are waiting for something that "
+                    "can no longer happen (deadlock)\n", rt->tasks);
+    rt->failed = 1;
+    rt->deadlock = 1;
+    event_base_loopbreak(rt->base);
+}
+
+/*
  * Runs the tasks that were ready when the pass began; tasks woken meanwhile
  * wait for the next pass, so I/O is polled between passes.
  */
@@ -172,6 +192,9 @@ static void run_ready(evutil_socket_t fd, short what, void *arg)
         }
         t = next;
     }
+    /* the requests these tasks made start now, not one loop pass later */
+    sx_client_flush(rt->client);
+    check_deadlock(rt);
 }
 
 /* ---- waiting ---------------------------------------------------------- */
@@ -261,6 +284,7 @@ static int task_gc(lua_State *L)
     if (t->sleeping) {
         event_del(&t->sleep_ev);
         t->sleeping = 0;
+        t->rt->sleepers--;
     }
     return 0;
 }
@@ -308,6 +332,7 @@ static void on_sleep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     t->sleeping = 0;
+    t->rt->sleepers--;
     sx_task_wake(t->rt, t);
 }
 
@@ -333,6 +358,7 @@ static int l_sleep(lua_State *L)
         evtimer_assign(&t->sleep_ev, t->rt->base, on_sleep, t);
         evtimer_add(&t->sleep_ev, &tv);
         t->sleeping = 1;
+        t->rt->sleepers++;
     }
     return sx_task_park(L, sleep_k, 0);
 }
@@ -416,12 +442,6 @@ int sx_rt_run(struct sx_rt *rt)
     rt->stop_when_idle = 1;
     if (rt->tasks > 0)
         event_base_dispatch(rt->base);
-    if (rt->tasks > 0 && !event_base_got_break(rt->base)) {
-        fprintf(stderr, "stockx: %ld task(s) are waiting for something "
-                        "that can no longer happen (deadlock)\n",
-                rt->tasks);
-        rt->failed = 1;
-    }
     return rt->failed ? 1 : 0;
 }
 

@@ -22,7 +22,9 @@ struct sx_rt {
     struct sx_task *ready_head, *ready_tail;
     struct sx_task *current; /* the task being resumed, or NULL */
     long tasks;              /* tasks alive */
+    long sleepers;           /* tasks in stockx.sleep */
     int failed;              /* an uncaught error happened in some task */
+    int deadlock;            /* the loop stopped on a deadlock */
     int stop_when_idle;      /* break the loop when tasks reaches 0 */
 };
 

@@ -222,10 +222,8 @@ static int setup_stockx(lua_State *L)
 static int start_sandbox(lua_State *L)
 {
     struct cli *o = lua_touserdata(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "stockx.sandbox");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "start");
+    lua_getglobal(L, "stockx");
+    lua_getfield(L, -1, "_start_sandbox");
     lua_newtable(L);
     lua_pushstring(L, o->port ? o->port : "0");
     lua_setfield(L, -2, "port");
@@ -294,8 +292,9 @@ static int serve_forever(struct event_base *base)
 static int run(struct cli *o, struct event_base *base, lua_State *L,
                struct sx_rt *rt, int argc, char **argv)
 {
+    /* only the command line and the environment can make this fail */
     if (protected(L, setup_stockx, o, argv, argc) < 0)
-        return 1;
+        return 2;
     if ((o->cmd == CMD_SANDBOX || o->sandbox) &&
         protected(L, start_sandbox, o, argv, argc) < 0)
         return 1;

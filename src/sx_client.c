@@ -74,7 +74,10 @@ struct sx_client {
     double paused_until;         /* 429 pause when the limiter is off */
     struct sx_req *q_head, *q_tail;
     struct sx_req *all;          /* every request not yet freed */
-    CURL *free_easy[32];
+    struct sx_easy {
+        CURL *easy;
+        int dirty;
+    } free_easy[64];
     int n_free_easy;
     struct sx_stats st;
     int logged_pool;
@@ -335,27 +338,40 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 
 /* ---- starting a transfer --------------------------------------------- */
 
+/* A plain GET leaves no option behind that the next request must undo. */
+static int is_plain_get(const struct sx_req *r)
+{
+    return strcmp(r->method, "GET") == 0 && !r->has_body;
+}
+
+/*
+ * Easy handles are reused (curl keeps per-handle state worth keeping);
+ * a handle that carried anything but a plain GET is reset first.
+ */
 static CURL *get_easy(struct sx_client *c)
 {
     if (c->n_free_easy > 0) {
-        CURL *e = c->free_easy[--c->n_free_easy];
-        curl_easy_reset(e);
-        return e;
+        struct sx_easy *fe = &c->free_easy[--c->n_free_easy];
+        if (fe->dirty)
+            curl_easy_reset(fe->easy);
+        return fe->easy;
     }
     return curl_easy_init();
 }
 
-static void put_easy(struct sx_client *c, CURL *e)
+static void put_easy(struct sx_client *c, CURL *e, int dirty)
 {
-    if (c->n_free_easy < (int)(sizeof c->free_easy / sizeof *c->free_easy))
-        c->free_easy[c->n_free_easy++] = e;
-    else
+    if (c->n_free_easy < (int)(sizeof c->free_easy / sizeof *c->free_easy)) {
+        c->free_easy[c->n_free_easy].easy = e;
+        c->free_easy[c->n_free_easy++].dirty = dirty;
+    } else {
         curl_easy_cleanup(e);
+    }
 }
 
 static void set_method(CURL *e, const struct sx_req *r)
 {
-    if (strcmp(r->method, "GET") == 0 && !r->has_body) {
+    if (is_plain_get(r)) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         return;
     }
@@ -384,7 +400,9 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* wait for a connection that can multiplex: HTTP/2 is TLS-only here */
+    if (strncasecmp(r->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -433,7 +451,7 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
     CURLMcode rc = curl_multi_add_handle(c->multi, r->easy);
     if (rc != CURLM_OK) {
         c->st.in_flight--;
-        put_easy(c, r->easy);
+        put_easy(c, r->easy, 1);
         r->easy = NULL;
         snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_multi_strerror(rc));
         complete(r, SX_E_OTHER);
@@ -514,6 +532,12 @@ static void pump_queue(struct sx_client *c)
     }
 }
 
+void sx_client_flush(struct sx_client *c)
+{
+    if (c->q_head)
+        pump_queue(c);
+}
+
 void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
 {
     struct sx_client *c = r->c;
@@ -521,6 +545,7 @@ void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
     r->ud = ud;
     r->submitted = sx_client_now();
     c->st.requests++;
+    c->st.pending++;
     q_push(c, r, 0);
     /* start from the loop, so submit never completes synchronously */
     if (!evtimer_pending(c->queue_timer, NULL)) {
@@ -693,6 +718,7 @@ static void complete(struct sx_req *r, enum sx_err err)
     struct sx_client *c = r->c;
     r->err = err;
     r->state = RQ_DONE;
+    c->st.pending--;
     if (err != SX_OK) {
         c->st.failed++;
         log_req(SX_LOG_WARN, "request.failed", r, -1, r->errbuf[0] ? r->errbuf : sx_err_name(err));
@@ -724,7 +750,7 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
 {
     record_info(r);
     curl_multi_remove_handle(c->multi, r->easy);
-    put_easy(c, r->easy);
+    put_easy(c, r->easy, !is_plain_get(r) || r->sink_fd >= 0);
     r->easy = NULL;
     c->st.in_flight--;
     enum sx_err err = map_curl(rc);
@@ -826,7 +852,16 @@ int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
     }
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                       k->max_connections);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, k->max_idle);
+    /*
+     * curl's MAXCONNECTS bounds its whole connection cache, busy
+     * connections included: a bound of max_idle with more transfers than
+     * that running would close every connection as it finishes (measured:
+     * 50,000 GETs at concurrency 50 opened 49,766 connections).  So the
+     * cache holds every connection the running transfers may use plus
+     * max_idle spare ones; idle ones expire after idle_timeout.
+     */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+                      k->max_connections + k->max_idle);
     return 0;
 }
 
@@ -852,7 +887,7 @@ void sx_client_free(struct sx_client *c)
     if (c->logged_pool)
         log_pool(c, "pool.closed");
     while (c->n_free_easy > 0)
-        curl_easy_cleanup(c->free_easy[--c->n_free_easy]);
+        curl_easy_cleanup(c->free_easy[--c->n_free_easy].easy);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     if (c->curl_timer)

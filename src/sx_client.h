@@ -66,6 +66,7 @@ struct sx_stats {
     long queued;       /* waiting in the admission queue */
     long sockets;      /* sockets curl watches now */
     long failed;       /* finished with a transport error */
+    long pending;      /* submitted and not finished */
 };
 
 struct sx_client *sx_client_new(struct event_base *base, char *err,
@@ -96,6 +97,11 @@ void sx_req_sink(struct sx_req *r, int fd);
 
 /* Queues r; done(r, ud) is called once, later, from the loop. */
 void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
+/*
+ * Starts what the queue allows now instead of on the next loop pass.  Call
+ * it only where a done callback may run (not from inside a task).
+ */
+void sx_client_flush(struct sx_client *c);
 /* Frees a request that is not queued or running (or cancels it first). */
 void sx_req_free(struct sx_req *r);
 

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Command-line checks: exit statuses (0 ok, 1 script error, 2 usage),
+# tracebacks with file:line, the arg table, log formats, signals.
+# Run by tests/run.sh (which exports the sandbox URL and credentials).
+set -u
+STOCKX=${STOCKX:-./stockx}
+t=$(mktemp -d /tmp/stockx-cli.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+passed=0
+failed=0
+
+ok() {
+    if [ "$1" = 0 ]; then
+        passed=$((passed + 1)); echo "ok - $2"
+    else
+        failed=$((failed + 1)); echo "not ok - $2"
+        [ -f "$t/err" ] && sed 's/^/#   /' "$t/err" | head -n 12
+    fi
+}
+
+# run EXPECTED_STATUS DESC ARGS...: runs stockx, checks the exit status.
+run() {
+    want=$1 desc=$2
+    shift 2
+    "$STOCKX" "$@" > "$t/out" 2> "$t/err" < /dev/null
+    st=$?
+    [ "$st" = "$want" ]
+    ok $? "$desc (exit $st, want $want)"
+}
+
+has() { grep -q -e "$2" "$t/$1"; ok $? "$3"; }
+
+run 0 "--version" --version
+has out "^stockx [0-9]" "--version names stockx"
+has out "Lua 5.4" "--version names Lua"
+has out "libcurl" "--version names libcurl"
+has out "libevent" "--version names libevent"
+run 0 "--help" --help
+has out "usage: stockx" "--help prints the usage"
+run 2 "no arguments is a usage error"
+run 2 "an unknown option is a usage error" --frobnicate
+run 2 "run without a file is a usage error" run
+run 2 "--rate without a value is a usage error" --rate
+run 0 "-e with empty code" -e ''
+run 1 "-e raising an error" -e 'error("boom")'
+has err "(command line):1: boom" "the error names the chunk and line"
+has err "stack traceback" "an uncaught error prints a traceback"
+
+cat > "$t/fail.lua" <<'LUA'
+local function inner()
+  local x = nil
+  return x.field
+end
+inner()
+LUA
+run 1 "a script error exits 1" run "$t/fail.lua"
+has err "fail.lua:3:" "the error names file:line"
+has err "in local 'inner'" "the traceback names the function"
+run 1 "a missing script file" run "$t/nope.lua"
+has err "cannot open" "the error says the file cannot be opened"
+
+printf 'print(#arg, arg[0] ~= nil, arg[1], arg[2], ...)\n' > "$t/args.lua"
+run 0 "arguments reach the script" "$t/args.lua" one two
+has out "2	true	one	two	one	two" "arg and ... hold the script arguments"
+
+run 1 "a task error elsewhere makes the exit status 1" -e '
+stockx.spawn(function() error("in a spawned task") end)
+stockx.sleep(0.05)'
+has err "in a spawned task" "the spawned task's error is printed"
+
+run 1 "waiting outside a task is an error naming the cause" -e '
+local mt = {__tostring = function() stockx.sleep(0.01); return "x" end}
+print(setmetatable({}, mt))'
+has err "cannot wait here" "the message explains the non-yieldable caller"
+
+run 2 "a bad --rate is a usage error" --rate 'fast' -e ''
+run 2 "a bad --rate names the value" --rate '10/1x' -e ''
+has err "bad rate '10/1x'" "the bad rate is named"
+run 2 "bad --log-level" --log-level loud -e ''
+has err "bad log_level 'loud'" "the bad log level is named"
+
+run 0 "json logs" --log-format json -e 'stockx.log.warn("hello", {n = 3, who = "me"})'
+has err '^{"ts":"[0-9T:.-]*Z","level":"warn","event":"script","msg":"hello","n":3,"who":"me"}$' "json log line"
+run 0 "logfmt logs" -e 'stockx.log.info("two words", {k = "a=b"})'
+has err 'level=info event=script msg="two words" k="a=b"' "logfmt line quotes values"
+run 0 "log level filters" --log-level error -e 'stockx.log.warn("hidden")'
+! grep -q hidden "$t/err"; ok $? "a warning is hidden at level error"
+
+run 1 "connection refused is a clear error" --base-url http://127.0.0.1:9 -e '
+stockx.configure{retry = {backoff_base = 0.01}}
+stockx.get("/x")'
+has err 'GET /x -> connect' "the error names the method, path and kind"
+
+# A script blocked on a request stops on SIGTERM with status 143.
+"$STOCKX" -e 'stockx.configure{rate=false}; stockx.get("/_test/stall")' \
+    > "$t/out" 2> "$t/err" &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid
+st=$?
+[ $st = 143 ]; ok $? "SIGTERM stops a waiting script with status 143 (got $st)"
+has err "interrupted" "the interruption is reported"
+
+run 0 "run --sandbox works offline with no setup" run --sandbox scripts/market.lua
+has out "listings" "the example script printed its listings"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

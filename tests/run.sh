@@ -1,0 +1,124 @@
+#!/bin/sh
+# `make test`: C unit tests, then every tests/lua/test_*.lua run by the
+# real binary against a sandbox (`stockx sandbox`, a separate process on
+# an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
+# then the CLI checks in tests/cli.sh.  Ends with "N passed, N failed".
+#
+# STOCKX=path runs another build (make test-asan sets ./stockx-asan);
+# STOCKX_VALGRIND=1 runs every Lua test under valgrind; TESTS="pool retry"
+# runs only those Lua tests.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+STOCKX=${STOCKX:-./stockx}
+tmp=$(mktemp -d /tmp/stockx-test.XXXXXX)
+passed=0
+failed=0
+sandbox_pid=
+
+cleanup() {
+    [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
+    sh tests/nginx.sh stop "$tmp/nginx" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# count OUTPUT_FILE STATUS NAME: adds the file's "N passed, N failed" line
+# to the totals; a missing line or a non-zero status is one more failure.
+count() {
+    line=$(grep -E '^(# )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+    p=$(echo "$line" | sed -n 's/^[# ]*\([0-9]*\) passed.*/\1/p')
+    f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    if [ "$2" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+        failed=$((failed + 1))
+        echo "FAIL $3: exit status $2"
+    fi
+    if [ -z "$line" ]; then
+        echo "FAIL $3: no result line"
+        [ "$2" -eq 0 ] && failed=$((failed + 1))
+    fi
+}
+
+echo "== unit tests"
+for t in build/unit/test_*; do
+    "$t" > "$tmp/unit.out" 2>&1
+    st=$?
+    grep -E 'FAIL|failed' "$tmp/unit.out" | grep -v ' 0 failed' || true
+    echo "$(basename "$t"): $(tail -n 1 "$tmp/unit.out")"
+    count "$tmp/unit.out" $st "$t"
+done
+
+echo "== sandbox"
+./stockx sandbox --port 0 > "$tmp/sandbox.out" 2> "$tmp/sandbox.err" &
+sandbox_pid=$!
+i=0
+while ! grep -q 'listening on' "$tmp/sandbox.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$sandbox_pid" 2>/dev/null; then
+        echo "FAIL: the sandbox did not start"; cat "$tmp/sandbox.err"
+        echo "$passed passed, $((failed + 1)) failed"
+        exit 1
+    fi
+    sleep 0.1
+done
+url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$tmp/sandbox.out")
+port=${url##*:}
+echo "sandbox at $url"
+if sh tests/nginx.sh start "$tmp/nginx" "$port" > "$tmp/nginx.env"; then
+    . "$tmp/nginx.env"
+    export TEST_H2_URL="https://127.0.0.1:$https_port"
+    export TEST_CA_FILE="$ca_file"
+else
+    echo "nginx did not start: HTTP/2 tests will fail"
+fi
+export STOCKX_BASE_URL="$url"
+export STOCKX_API_KEY=sandbox-api-key
+export STOCKX_ACCESS_TOKEN=sandbox-access-token
+export LUA_PATH="tests/lua/?.lua;;"
+export TEST_TMP="$tmp"
+
+run_lua() {
+    if [ -n "${STOCKX_VALGRIND:-}" ]; then
+        valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect \
+            --show-leak-kinds=definite,indirect "$STOCKX" run "$@"
+    else
+        "$STOCKX" run "$@"
+    fi
+}
+
+echo "== lua tests ($STOCKX${STOCKX_VALGRIND:+ under valgrind})"
+for f in tests/lua/test_*.lua; do
+    name=$(basename "$f" .lua)
+    if [ -n "${TESTS:-}" ] && ! echo " $TESTS " | grep -q " ${name#test_} "; then
+        continue
+    fi
+    run_lua "$f" > "$tmp/$name.out" 2> "$tmp/$name.err"
+    st=$?
+    grep -E '^not ok' "$tmp/$name.out"
+    if [ $st -ne 0 ]; then sed 's/^/    /' "$tmp/$name.err" | tail -n 30; fi
+    echo "$name: $(grep -E 'passed, [0-9]+ failed' "$tmp/$name.out" | tail -n 1)"
+    count "$tmp/$name.out" $st "$name"
+    cat "$tmp/$name.out" "$tmp/$name.err" >> "$tmp/all-output"
+done
+
+echo "== cli tests"
+STOCKX="$STOCKX" sh tests/cli.sh > "$tmp/cli.out" 2>&1
+st=$?
+grep -E '^not ok' "$tmp/cli.out"
+echo "cli: $(tail -n 1 "$tmp/cli.out")"
+count "$tmp/cli.out" $st cli
+cat "$tmp/cli.out" >> "$tmp/all-output"
+
+# Secrets must never reach logs, errors or test output.
+if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" "$tmp/all-output"; then
+    echo "not ok - a secret appeared in the output of the tests"
+    failed=$((failed + 1))
+else
+    echo "ok - no secret appeared in the output of the tests"
+    passed=$((passed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
