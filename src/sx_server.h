@@ -50,7 +50,8 @@ long sx_server_pending(const struct sx_server *srv);     /* unanswered */
 
 /*
  * Closes the listener and every connection, dropping unanswered requests.
- * Called from inside the handler it takes effect when the handler returns.
+ * Called from inside the handler it takes effect when the handler returns
+ * (so that request's answer is dropped too).
  */
 void sx_server_free(struct sx_server *srv);
 

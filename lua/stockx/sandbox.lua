@@ -784,7 +784,9 @@ local function get_operations(sb, req, id)
     offset = tonumber(off)
   end
   local page = array()
-  for i = offset + 1, math.min(#ops, offset + size) do page[#page + 1] = ops[i] end
+  for i = offset + 1, math.min(#ops, offset + size) do
+    page[#page + 1] = ops[i]
+  end
   local next_cursor = offset + size < #ops
     and b64encode(id .. ":" .. (offset + size)) or null
   return json_reply(200, { nextCursor = next_cursor, operations = page })
@@ -873,7 +875,9 @@ end
 -- table computed from the real byte offsets.
 local function label_pdf(lines)
   local text = { "BT", "/F1 14 Tf", "18 TL", "24 396 Td" }
-  for _, l in ipairs(lines) do text[#text + 1] = "(" .. pdf_escape(l) .. ") '" end
+  for _, l in ipairs(lines) do
+    text[#text + 1] = "(" .. pdf_escape(l) .. ") '"
+  end
   text[#text + 1] = "ET"
   local stream = table.concat(text, "\n")
   local objs = {
@@ -922,7 +926,7 @@ end
 
 local function test_echo(sb, req)
   return json_reply(200, { method = req.method, path = req.path,
-    query = req.query, body = req.body,
+    query = req.query, raw_query = req.raw_query, body = req.body,
     headers = redacted_headers(req.headers), auth_ok = sb:auth_ok(req) })
 end
 
@@ -945,7 +949,9 @@ local OCTETS = { ["Content-Type"] = "application/octet-stream" }
 
 local function test_bytes(_, req)
   local n = count_param(req.query, "n", 0)
-  if not n then return err(400, "n must be an integer in 0.." .. MAX_TEST_BYTES) end
+  if not n then
+    return err(400, "n must be an integer in 0.." .. MAX_TEST_BYTES)
+  end
   return { status = 200, headers = OCTETS, body = deterministic_bytes(n) }
 end
 
@@ -1089,7 +1095,7 @@ local function admin_fixtures(sb)
 end
 
 --------------------------------------------------------------------------
--- Routing.  Each route: method, path template, handler, and kind:
+-- Routing.  Each route: method ("*": any), path template, handler, kind:
 -- "stockx" (auth, rate limit, faults), "test" or "admin" (neither; admin
 -- requests are not counted in the stats).  First match wins.
 --------------------------------------------------------------------------
@@ -1111,18 +1117,17 @@ local ROUTES = {
   { "GET", "/selling/orders/{orderNumber}/shipping-document/{shippingId}",
     shipping_document },
 
-  { "GET", "/_test/echo", test_echo, "test" },
-  { "POST", "/_test/echo", test_echo, "test" },
-  { "GET", "/_test/bytes", test_bytes, "test" },
-  { "GET", "/_test/status", test_status, "test" },
-  { "GET", "/_test/delay", test_delay, "test" },
-  { "GET", "/_test/flaky", test_flaky, "test" },
-  { "POST", "/_test/flaky", test_flaky, "test" },
-  { "GET", "/_test/drop", test_drop, "test" },
-  { "GET", "/_test/slow", test_slow, "test" },
-  { "GET", "/_test/stall", test_stall, "test" },
-  { "GET", "/_test/malformed", test_malformed, "test" },
-  { "GET", "/_test/text", test_text, "test" },
+  -- Test routes answer any method.
+  { "*", "/_test/echo", test_echo, "test" },
+  { "*", "/_test/bytes", test_bytes, "test" },
+  { "*", "/_test/status", test_status, "test" },
+  { "*", "/_test/delay", test_delay, "test" },
+  { "*", "/_test/flaky", test_flaky, "test" },
+  { "*", "/_test/drop", test_drop, "test" },
+  { "*", "/_test/slow", test_slow, "test" },
+  { "*", "/_test/stall", test_stall, "test" },
+  { "*", "/_test/malformed", test_malformed, "test" },
+  { "*", "/_test/text", test_text, "test" },
 
   { "GET", "/_sandbox/stats", admin_stats, "admin" },
   { "POST", "/_sandbox/reset", admin_reset, "admin" },
@@ -1150,7 +1155,7 @@ local routes = compile_routes(ROUTES)
 local function match_route(method, path)
   if method == "HEAD" then method = "GET" end
   for _, r in ipairs(routes) do
-    if r.method == method then
+    if r.method == method or r.method == "*" then
       local caps = { path:match(r.pattern) }
       if caps[1] then return r, caps end
     end
@@ -1166,7 +1171,8 @@ Sandbox.__index = Sandbox
 
 function Sandbox:auth_ok(req)
   local h = req.headers
-  local token = (h["authorization"] or ""):match("^[Bb][Ee][Aa][Rr][Ee][Rr] +(.-)%s*$")
+  local auth = h["authorization"] or ""
+  local token = auth:match("^[Bb][Ee][Aa][Rr][Ee][Rr] +(.-)%s*$")
   return h["x-api-key"] == self.api_key and token == self.access_token
 end
 

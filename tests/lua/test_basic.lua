@@ -82,7 +82,7 @@ tap.raises(function() stockx.get("/x", "q=1") end, "query must be a table",
 tap.raises(function() stockx.post("/x", 5) end, "body must be string or table",
   "'body'")
 tap.raises(function() stockx.request { path = "/x", timeout = "soon" } end,
-  "timeout must be a number", "'timeout' must be a number")
+  "timeout must be a number", "'timeout' to 'stockx.request' %(number expected, got string%)")
 tap.raises(function() stockx.get("/x", nil, { headers = { ["X-A"] = "a\r\nX-B: b" } }) end,
   "CR/LF in a header value is rejected", "CR, LF")
 tap.raises(function() stockx.get("/x", nil, { headers = { ["X\nA"] = "a" } }) end,
