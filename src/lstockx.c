@@ -685,38 +685,55 @@ static void add_value(lua_State *L, struct sx_buf *b, int i, const char *k)
     lua_pop(L, 1);
 }
 
+static int buf_gc(lua_State *L)
+{
+    sx_buf_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* [-0, +1] A buffer owned by the Lua stack: freed even if we raise. */
+static struct sx_buf *new_boxed_buf(lua_State *L, size_t max)
+{
+    struct sx_buf *b = lua_newuserdatauv(L, sizeof *b, 0);
+    sx_buf_init(b, max);
+    if (luaL_newmetatable(L, "stockx.buf")) {
+        lua_pushcfunction(L, buf_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
 /* core.query(t) -> "a=1&b=x%20y&ids=1,2" (sorted keys; arrays joined
  * with commas, StockX's convention) */
 static int l_query(lua_State *L)
 {
     const char **keys;
-    struct sx_buf b;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     int n = sorted_keys(L, 1, &keys);
-    sx_buf_init(&b, 1 << 20);
+    struct sx_buf *b = new_boxed_buf(L, 1 << 20);
     for (int i = 0; i < n; i++) {
         lua_getfield(L, 1, keys[i]);
-        if (b.len)
-            sx_buf_add(&b, "&", 1);
-        sx_url_escape(&b, keys[i], strlen(keys[i]));
-        sx_buf_add(&b, "=", 1);
+        if (b->len)
+            sx_buf_add(b, "&", 1);
+        sx_url_escape(b, keys[i], strlen(keys[i]));
+        sx_buf_add(b, "=", 1);
         if (lua_type(L, -1) == LUA_TTABLE) {
             lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
             for (lua_Integer j = 1; j <= len; j++) {
                 lua_rawgeti(L, -1, j);
                 if (j > 1)
-                    sx_buf_add(&b, ",", 1);
-                add_value(L, &b, lua_gettop(L), keys[i]);
+                    sx_buf_add(b, ",", 1);
+                add_value(L, b, lua_gettop(L), keys[i]);
                 lua_pop(L, 1);
             }
         } else {
-            add_value(L, &b, lua_gettop(L), keys[i]);
+            add_value(L, b, lua_gettop(L), keys[i]);
         }
         lua_pop(L, 1);
     }
-    lua_pushlstring(L, b.data ? b.data : "", b.len);
-    sx_buf_free(&b);
+    lua_pushlstring(L, b->data ? b->data : "", b->len);
     return 1;
 }
 
