@@ -61,6 +61,7 @@ struct sx_req {
 struct sx_sock {
     struct event ev;
     curl_socket_t fd;
+    int what;             /* CURL_POLL_* registered now */
     struct sx_client *c;
 };
 
@@ -74,6 +75,8 @@ struct sx_client {
     double paused_until;         /* 429 pause when the limiter is off */
     struct sx_req *q_head, *q_tail;
     struct sx_req *all;          /* every request not yet freed */
+    struct sx_req *free_reqs;    /* pool of finished requests (by next) */
+    int n_free_reqs;
     struct sx_easy {
         CURL *easy;
         int dirty;
@@ -268,11 +271,15 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *cp, void *sp)
             return -1;
         s->fd = fd;
         s->c = c;
+        s->what = -1;
         c->st.sockets++;
         curl_multi_assign(c->multi, fd, s);
+    } else if (s->what == what) {
+        return 0; /* unchanged: no epoll_ctl */
     } else {
         event_del(&s->ev);
     }
+    s->what = what;
     short ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
                (what & CURL_POLL_OUT ? EV_WRITE : 0);
     event_assign(&s->ev, c->base, fd, ev, on_socket_event, s);
@@ -404,7 +411,6 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
     if (strncasecmp(r->url, "https:", 6) == 0)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
@@ -884,6 +890,13 @@ void sx_client_free(struct sx_client *c)
     if (!c)
         return;
     cancel_all(c);
+    while (c->free_reqs) {
+        struct sx_req *r = c->free_reqs;
+        c->free_reqs = r->next;
+        sx_buf_free(&r->hbuf);
+        sx_buf_free(&r->body_buf);
+        free(r);
+    }
     if (c->logged_pool)
         log_pool(c, "pool.closed");
     while (c->n_free_easy > 0)
@@ -900,9 +913,57 @@ void sx_client_free(struct sx_client *c)
 
 /* ---- requests --------------------------------------------------------- */
 
+/*
+ * Finished requests are kept (up to SX_REQ_POOL) with their buffers, so a
+ * busy script does not allocate a request, a header buffer and a body
+ * buffer for every call.
+ */
+#define SX_REQ_POOL 256
+#define SX_REQ_POOL_BUF ((size_t)64 << 10)
+
+static struct sx_req *req_alloc(struct sx_client *c)
+{
+    struct sx_req *r = c->free_reqs;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (r) {
+            sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
+            sx_buf_init(&r->body_buf, c->cfg.max_body);
+        }
+        return r;
+    }
+    struct sx_buf h = r->hbuf, b = r->body_buf;
+    c->free_reqs = r->next;
+    c->n_free_reqs--;
+    memset(r, 0, sizeof *r);
+    r->hbuf = h;
+    r->body_buf = b;
+    r->body_buf.max = c->cfg.max_body;
+    return r;
+}
+
+static void req_release(struct sx_client *c, struct sx_req *r)
+{
+    /* a response body may hold a token: don't keep it around */
+    if (r->body_buf.len)
+        memset(r->body_buf.data, 0, r->body_buf.len);
+    sx_buf_reset(&r->hbuf);
+    sx_buf_reset(&r->body_buf);
+    if (c->n_free_reqs < SX_REQ_POOL && r->hbuf.cap <= SX_REQ_POOL_BUF &&
+        r->body_buf.cap <= SX_REQ_POOL_BUF) {
+        r->next = c->free_reqs;
+        c->free_reqs = r;
+        c->n_free_reqs++;
+        return;
+    }
+    sx_buf_free(&r->hbuf);
+    sx_buf_free(&r->body_buf);
+    free(r);
+}
+
 struct sx_req *sx_req_new(struct sx_client *c)
 {
-    struct sx_req *r = calloc(1, sizeof *r);
+    struct sx_req *r = req_alloc(c);
     if (!r)
         return NULL;
     r->c = c;
@@ -913,8 +974,6 @@ struct sx_req *sx_req_new(struct sx_client *c)
     r->sink_fd = -1;
     r->timeout = c->cfg.timeout;
     r->retry_after = -1;
-    sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
-    sx_buf_init(&r->body_buf, c->cfg.max_body);
     return r;
 }
 
@@ -1059,9 +1118,7 @@ void sx_req_free(struct sx_req *r)
     free(r->url);
     free(r->body);
     free(r->eff_url);
-    sx_buf_free(&r->hbuf);
-    sx_buf_free(&r->body_buf);
-    free(r);
+    req_release(c, r);
 }
 
 void sx_req_result(const struct sx_req *r, struct sx_result *out)
