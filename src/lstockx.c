@@ -182,25 +182,50 @@ static void set_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
+/*
+ * Response field names, interned once: they are upvalues of core.request
+ * (its continuation runs in the same frame), so each response is built
+ * with lua_rawset instead of a lua_setfield that hashes the name again.
+ */
+enum { K_STATUS = 1, K_HEADERS, K_BODY, K_URL, K_METHOD, K_VERSION,
+       K_ATTEMPTS, K_ELAPSED, K_RETRY_AFTER, K_COUNT = K_RETRY_AFTER };
+static const char *const res_keys[] = {
+    "status", "headers", "body", "url", "method", "http_version",
+    "attempts", "elapsed", "retry_after"};
+
+/* [-1, +0] t[key k] = value on top (t just below it). */
+static void set_key(lua_State *L, int k)
+{
+    lua_pushvalue(L, lua_upvalueindex(k));
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+}
+
 /* [-0, +1] The response table of a request that got an HTTP answer. */
 static void push_response(lua_State *L, const struct sx_result *res)
 {
     lua_createtable(L, 0, 9);
     lua_pushinteger(L, res->status);
-    lua_setfield(L, -2, "status");
+    set_key(L, K_STATUS);
     push_headers(L, res->headers);
-    lua_setfield(L, -2, "headers");
+    set_key(L, K_HEADERS);
     lua_pushlstring(L, res->body->data ? res->body->data : "",
                     res->body->len);
-    lua_setfield(L, -2, "body");
-    set_str(L, "url", res->url);
-    set_str(L, "method", res->method);
-    set_str(L, "http_version", res->http_version);
+    set_key(L, K_BODY);
+    lua_pushstring(L, res->url);
+    set_key(L, K_URL);
+    lua_pushstring(L, res->method);
+    set_key(L, K_METHOD);
+    lua_pushstring(L, res->http_version);
+    set_key(L, K_VERSION);
     lua_pushinteger(L, res->attempts);
-    lua_setfield(L, -2, "attempts");
-    set_num(L, "elapsed", res->elapsed);
-    if (res->retry_after >= 0)
-        set_num(L, "retry_after", res->retry_after);
+    set_key(L, K_ATTEMPTS);
+    lua_pushnumber(L, res->elapsed);
+    set_key(L, K_ELAPSED);
+    if (res->retry_after >= 0) {
+        lua_pushnumber(L, res->retry_after);
+        set_key(L, K_RETRY_AFTER);
+    }
 }
 
 /* Moves a finished download into place; 0 or -1 with errno. */
@@ -262,13 +287,12 @@ static int optarg_is(lua_State *L, int i, int type, const char *what)
     return t != LUA_TNIL;
 }
 
-/* Adds the headers table at index i; 1 if it had an Accept header. */
-static int add_headers(lua_State *L, int i, struct sx_req *r)
+/* Adds the caller's headers (table at index i). */
+static void add_headers(lua_State *L, int i, struct sx_req *r)
 {
     char err[128];
-    int accept = 0;
     if (!optarg_is(L, i, LUA_TTABLE, "table"))
-        return 0;
+        return;
     lua_pushnil(L);
     while (lua_next(L, i)) {
         if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
@@ -277,34 +301,8 @@ static int add_headers(lua_State *L, int i, struct sx_req *r)
         const char *name = lua_tostring(L, -2);
         if (sx_req_header(r, name, lua_tostring(L, -1), err, sizeof err))
             luaL_error(L, "stockx.request: %s (header '%s')", err, name);
-        accept |= strcasecmp(name, "accept") == 0;
         lua_pop(L, 1);
     }
-    return accept;
-}
-
-/* Pushes the URL: an absolute path as it is, else base_url + path. */
-static const char *build_url(lua_State *L, struct sx_client *c,
-                             const char *path, const char *query)
-{
-    struct sx_buf b;
-    char err[160];
-    const char *base = sx_client_config(c)->base_url;
-    int abs = sx_url_is_absolute(path);
-    if (!abs && !base)
-        luaL_error(L, "stockx.request: no base URL is configured for "
-                      "path '%s'", path);
-    sx_buf_init(&b, 1 << 20);
-    int rc = sx_url_join(&b, abs ? "" : base, path, err, sizeof err);
-    if (rc == 0 && query && *query)
-        rc = sx_buf_addf(&b, "%c%s", strchr(path, '?') ? '&' : '?', query);
-    if (rc < 0) {
-        sx_buf_free(&b);
-        luaL_error(L, "stockx.request: bad path '%s': %s", path, err);
-    }
-    lua_pushlstring(L, b.data, b.len);
-    sx_buf_free(&b);
-    return lua_tostring(L, -1);
 }
 
 /* Arguments 5-7: body, timeout, idempotent. */
@@ -386,20 +384,20 @@ static int l_request(lua_State *L)
     const char *method = luaL_optstring(L, 1, "GET");
     const char *path = luaL_checkstring(L, 2);
     const char *query = luaL_optstring(L, 3, NULL);
-    const char *url = build_url(L, get_client(L), path, query);
     struct lreq *q = lreq_new(L, t);
     /* q is owned by the state from here: errors below free it at exit */
-    if (sx_req_set(q->r, method, url, err, sizeof err) < 0) {
+    if (sx_req_set(q->r, method, path, query, err, sizeof err) < 0) {
         lreq_free(get_state(L), q);
-        return luaL_error(L, "stockx.request: %s", err);
+        return luaL_error(L, "stockx.request: bad path '%s': %s", path, err);
     }
-    if (!add_headers(L, 4, q->r) && lua_isnil(L, 8) &&
-        sx_req_header(q->r, "Accept", "application/json", err, sizeof err))
-        return luaL_error(L, "stockx.request: out of memory");
+    add_headers(L, 4, q->r);
     add_misc(L, q->r);
     add_download(L, q);
     lua_settop(L, 0);
-    sx_client_submit(q->r, on_done, q);
+    if (sx_client_submit(q->r, on_done, q) < 0) {
+        lreq_free(get_state(L), q);
+        return luaL_error(L, "stockx.request: out of memory");
+    }
     return sx_task_park(L, request_k, (lua_KContext)q);
 }
 
@@ -822,7 +820,7 @@ static int l_version(lua_State *L)
 }
 
 static const luaL_Reg core_funcs[] = {
-    {"request", l_request},
+    {"request", NULL},
     {"configure", l_configure},
     {"settings", l_settings},
     {"stats", l_stats},
@@ -845,6 +843,10 @@ int luaopen_stockx_core(lua_State *L)
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &errmt_key);
     luaL_newlib(L, core_funcs);
+    for (int k = 0; k < K_COUNT; k++)
+        lua_pushstring(L, res_keys[k]);
+    lua_pushcclosure(L, l_request, K_COUNT);
+    lua_setfield(L, -2, "request");
     sx_task_openlib(L);
     return 1;
 }

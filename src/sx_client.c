@@ -33,8 +33,11 @@ struct sx_req {
     CURLcode rc;                 /* curl's result of the last attempt */
     enum req_state state;
     char method[16];
-    char *url;
-    struct curl_slist *headers;
+    char *url;                   /* urlbuf.data */
+    struct sx_buf urlbuf;
+    struct curl_slist *headers;  /* the caller's, then our defaults */
+    int has_accept;              /* the caller set Accept */
+    int limited;                 /* under the base URL: limiter, auth */
     char *body;
     size_t body_len;
     int has_body;
@@ -76,6 +79,10 @@ struct sx_client {
     struct sx_req *q_head, *q_tail;
     struct sx_req *all;          /* every request not yet freed */
     struct sx_req *free_reqs;    /* pool of finished requests (by next) */
+    struct curl_slist *hdr_base; /* Accept + credentials, for the base URL */
+    struct curl_slist *hdr_plain;/* Accept only, for other URLs */
+    struct curl_slist *retired[8]; /* replaced lists a transfer may use */
+    int n_retired;
     int n_free_reqs;
     struct sx_easy {
         CURL *easy;
@@ -343,6 +350,114 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* ---- default headers ------------------------------------------------- */
+
+static int has_crlf(const char *s)
+{
+    return strchr(s, '\r') || strchr(s, '\n');
+}
+
+/*
+ * Appends "prefix value" to *l (value NULL: nothing).  The temporary copy
+ * is wiped: it may be a secret.  0, or -1 out of memory.
+ */
+static int append2(struct curl_slist **l, const char *prefix,
+                   const char *value)
+{
+    if (!value)
+        return 0;
+    size_t n = strlen(prefix) + strlen(value) + 1;
+    char *line = malloc(n);
+    if (!line)
+        return -1;
+    snprintf(line, n, "%s%s", prefix, value);
+    struct curl_slist *nl = curl_slist_append(*l, line);
+    memset(line, 0, n);
+    free(line);
+    if (!nl)
+        return -1;
+    *l = nl;
+    return 0;
+}
+
+static void wipe_list(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p; p = p->next)
+        memset(p->data, 0, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+/* Keeps a replaced list until shutdown: a queued transfer may still use it. */
+static void retire(struct sx_client *c, struct curl_slist *l)
+{
+    if (!l)
+        return;
+    if (c->n_retired == (int)(sizeof c->retired / sizeof *c->retired)) {
+        wipe_list(c->retired[0]);
+        memmove(c->retired, c->retired + 1,
+                sizeof *c->retired * (size_t)(c->n_retired - 1));
+        c->n_retired--;
+    }
+    c->retired[c->n_retired++] = l;
+}
+
+/*
+ * Requests without headers of their own share these two lists, built once
+ * per configuration instead of once per request.
+ */
+static int build_default_headers(struct sx_client *c, char *err,
+                                 size_t errlen)
+{
+    const struct sx_config *k = &c->cfg;
+    struct curl_slist *plain = NULL, *base = NULL;
+    if ((k->api_key && has_crlf(k->api_key)) ||
+        (k->access_token && has_crlf(k->access_token))) {
+        snprintf(err, errlen, "the API key or access token contains CR or LF");
+        return -1;
+    }
+    if (append2(&plain, "Accept: ", "application/json") < 0 ||
+        append2(&base, "Accept: ", "application/json") < 0 ||
+        append2(&base, "x-api-key: ", k->api_key) < 0 ||
+        append2(&base, "Authorization: Bearer ", k->access_token) < 0) {
+        curl_slist_free_all(plain);
+        wipe_list(base);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    retire(c, c->hdr_base);
+    retire(c, c->hdr_plain);
+    c->hdr_base = base;
+    c->hdr_plain = plain;
+    return 0;
+}
+
+/*
+ * A request with headers of its own (or a download, which wants no JSON
+ * Accept) gets the defaults appended to its list; others share one.
+ */
+static int finish_headers(struct sx_req *r)
+{
+    const struct sx_config *k = &r->c->cfg;
+    int download = r->sink_fd >= 0;
+    if (!r->headers && !download)
+        return 0;
+    if (!download && !r->has_accept &&
+        append2(&r->headers, "Accept: ", "application/json") < 0)
+        return -1;
+    if (r->limited &&
+        (append2(&r->headers, "x-api-key: ", k->api_key) < 0 ||
+         append2(&r->headers, "Authorization: Bearer ", k->access_token) < 0))
+        return -1;
+    return 0;
+}
+
+static struct curl_slist *req_headers(const struct sx_req *r)
+{
+    if (r->headers || r->sink_fd >= 0)
+        return r->headers;
+    return r->limited ? r->c->hdr_base : r->c->hdr_plain;
+}
+
 /* ---- starting a transfer --------------------------------------------- */
 
 /* A plain GET leaves no option behind that the next request must undo. */
@@ -406,7 +521,7 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req_headers(r));
     /* wait for a connection that can multiplex: HTTP/2 is TLS-only here */
     if (strncasecmp(r->url, "https:", 6) == 0)
         curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -501,7 +616,8 @@ static void q_push(struct sx_client *c, struct sx_req *r, int front)
 /* Only requests to the base URL are rate limited. */
 static int is_limited(const struct sx_client *c, const struct sx_req *r)
 {
-    return c->cfg.base_url && sx_url_has_prefix(r->url, c->cfg.base_url);
+    (void)c;
+    return r->limited;
 }
 
 static double limiter_wait(const struct sx_client *c, double now)
@@ -544,9 +660,11 @@ void sx_client_flush(struct sx_client *c)
         pump_queue(c);
 }
 
-void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
+int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
 {
     struct sx_client *c = r->c;
+    if (finish_headers(r) < 0)
+        return -1;
     r->done = done;
     r->ud = ud;
     r->submitted = sx_client_now();
@@ -558,6 +676,7 @@ void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
         struct timeval tv = {0, 0};
         evtimer_add(c->queue_timer, &tv);
     }
+    return 0;
 }
 
 /* ---- finishing, retrying --------------------------------------------- */
@@ -856,6 +975,8 @@ int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
         if (paused > 0)
             sx_gcra_pause(&c->gcra, paused);
     }
+    if (build_default_headers(c, err, errlen) < 0)
+        return -1;
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                       k->max_connections);
     /*
@@ -895,10 +1016,15 @@ void sx_client_free(struct sx_client *c)
         c->free_reqs = r->next;
         sx_buf_free(&r->hbuf);
         sx_buf_free(&r->body_buf);
+        sx_buf_free(&r->urlbuf);
         free(r);
     }
     if (c->logged_pool)
         log_pool(c, "pool.closed");
+    wipe_list(c->hdr_base);
+    curl_slist_free_all(c->hdr_plain);
+    while (c->n_retired > 0)
+        wipe_list(c->retired[--c->n_retired]);
     while (c->n_free_easy > 0)
         curl_easy_cleanup(c->free_easy[--c->n_free_easy].easy);
     if (c->multi)
@@ -929,15 +1055,17 @@ static struct sx_req *req_alloc(struct sx_client *c)
         if (r) {
             sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
             sx_buf_init(&r->body_buf, c->cfg.max_body);
+            sx_buf_init(&r->urlbuf, 64 << 10);
         }
         return r;
     }
-    struct sx_buf h = r->hbuf, b = r->body_buf;
+    struct sx_buf h = r->hbuf, b = r->body_buf, u = r->urlbuf;
     c->free_reqs = r->next;
     c->n_free_reqs--;
     memset(r, 0, sizeof *r);
     r->hbuf = h;
     r->body_buf = b;
+    r->urlbuf = u;
     r->body_buf.max = c->cfg.max_body;
     return r;
 }
@@ -949,6 +1077,7 @@ static void req_release(struct sx_client *c, struct sx_req *r)
         memset(r->body_buf.data, 0, r->body_buf.len);
     sx_buf_reset(&r->hbuf);
     sx_buf_reset(&r->body_buf);
+    sx_buf_reset(&r->urlbuf);
     if (c->n_free_reqs < SX_REQ_POOL && r->hbuf.cap <= SX_REQ_POOL_BUF &&
         r->body_buf.cap <= SX_REQ_POOL_BUF) {
         r->next = c->free_reqs;
@@ -958,6 +1087,7 @@ static void req_release(struct sx_client *c, struct sx_req *r)
     }
     sx_buf_free(&r->hbuf);
     sx_buf_free(&r->body_buf);
+    sx_buf_free(&r->urlbuf);
     free(r);
 }
 
@@ -983,30 +1113,46 @@ static int is_idempotent(const char *m)
            !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
 }
 
-static int add_auth(struct sx_req *r, char *err, size_t errlen)
+/*
+ * Joins path (absolute, or relative to the base URL) and an encoded query
+ * into the request's own buffer.
+ */
+static int set_url(struct sx_req *r, const char *path, const char *query,
+                   char *err, size_t errlen)
 {
-    const struct sx_config *k = &r->c->cfg;
-    if (!k->base_url || !sx_url_has_prefix(r->url, k->base_url))
-        return 0;
-    if (k->api_key && sx_req_header(r, "x-api-key", k->api_key, err,
-                                    errlen) < 0)
+    const char *base = r->c->cfg.base_url;
+    int abs = sx_url_is_absolute(path);
+    if (!abs && !base) {
+        snprintf(err, errlen, "no base URL is configured for path '%s'",
+                 path);
         return -1;
-    if (k->access_token) {
-        char *v = malloc(strlen(k->access_token) + 8);
-        if (!v)
-            return -1;
-        sprintf(v, "Bearer %s", k->access_token);
-        int rc = sx_req_header(r, "Authorization", v, err, errlen);
-        free(v);
-        if (rc < 0)
-            snprintf(err, errlen, "the access token contains CR or LF");
-        return rc;
     }
+    if (sx_url_join(&r->urlbuf, abs ? "" : base, path, err, errlen) < 0)
+        return -1;
+    if (query && *query &&
+        sx_buf_addf(&r->urlbuf, "%c%s", strchr(path, '?') ? '&' : '?',
+                    query) < 0) {
+        snprintf(err, errlen, "URL too long");
+        return -1;
+    }
+    r->url = r->urlbuf.data;
+    if (!sx_url_is_absolute(r->url)) {
+        snprintf(err, errlen, "invalid URL '%s': not http(s)", r->url);
+        return -1;
+    }
+    for (const char *p = r->url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            snprintf(err, errlen, "invalid URL: contains a space or "
+                                  "control character");
+            return -1;
+        }
+    }
+    r->limited = base && sx_url_has_prefix(r->url, base);
     return 0;
 }
 
-int sx_req_set(struct sx_req *r, const char *method, const char *url,
-               char *err, size_t errlen)
+int sx_req_set(struct sx_req *r, const char *method, const char *path,
+               const char *query, char *err, size_t errlen)
 {
     size_t i, n = strlen(method);
     if (n == 0 || n >= sizeof r->method) {
@@ -1020,26 +1166,8 @@ int sx_req_set(struct sx_req *r, const char *method, const char *url,
         }
     }
     memcpy(r->method, method, n + 1);
-    if (!sx_url_is_absolute(url)) {
-        snprintf(err, errlen, "invalid URL '%s': not http(s)", url);
-        return -1;
-    }
-    for (i = 0; url[i]; i++) {
-        if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f) {
-            snprintf(err, errlen, "invalid URL: contains a space or "
-                                  "control character");
-            return -1;
-        }
-    }
-    if (sx_config_set_str(&r->url, url) < 0)
-        return -1;
     r->idempotent = is_idempotent(r->method);
-    return add_auth(r, err, errlen);
-}
-
-static int has_crlf(const char *s)
-{
-    return strchr(s, '\r') || strchr(s, '\n');
+    return set_url(r, path, query, err, errlen);
 }
 
 int sx_req_header(struct sx_req *r, const char *name, const char *value,
@@ -1065,6 +1193,7 @@ int sx_req_header(struct sx_req *r, const char *name, const char *value,
     if (!l)
         return -1;
     r->headers = l;
+    r->has_accept |= strcasecmp(name, "accept") == 0;
     return 0;
 }
 
@@ -1112,10 +1241,7 @@ void sx_req_free(struct sx_req *r)
         c->all = r->all_next;
     if (r->all_next)
         r->all_next->all_prev = r->all_prev;
-    for (struct curl_slist *l = r->headers; l; l = l->next)
-        memset(l->data, 0, strlen(l->data)); /* secrets */
-    curl_slist_free_all(r->headers);
-    free(r->url);
+    wipe_list(r->headers); /* may hold secrets */
     free(r->body);
     free(r->eff_url);
     req_release(c, r);

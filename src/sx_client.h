@@ -85,9 +85,14 @@ int sx_client_asynch_dns(void); /* 1 if curl resolves names without blocking */
 typedef void (*sx_req_done_fn)(struct sx_req *r, void *ud);
 
 struct sx_req *sx_req_new(struct sx_client *c);
-/* 0, or -1 with a message in err (bad URL, CR/LF in a header). */
-int sx_req_set(struct sx_req *r, const char *method, const char *url,
-               char *err, size_t errlen);
+/*
+ * Method, and the URL: path is absolute (http/https) or relative to the
+ * base URL; query is already encoded (or NULL).  0, or -1 with a message
+ * in err (bad method or URL).
+ */
+int sx_req_set(struct sx_req *r, const char *method, const char *path,
+               const char *query, char *err, size_t errlen);
+/* A header of the caller's; CR or LF in it is refused. */
 int sx_req_header(struct sx_req *r, const char *name, const char *value,
                   char *err, size_t errlen);
 int sx_req_body(struct sx_req *r, const char *body, size_t len);
@@ -95,8 +100,13 @@ void sx_req_options(struct sx_req *r, double timeout, int idempotent);
 /* Streams a 2xx body into fd instead of memory (downloads). */
 void sx_req_sink(struct sx_req *r, int fd);
 
-/* Queues r; done(r, ud) is called once, later, from the loop. */
-void sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
+/*
+ * Queues r; done(r, ud) is called once, later, from the loop.  Requests to
+ * the base URL carry the API key and token; every request but a download
+ * gets "Accept: application/json" unless it set its own.  -1: out of
+ * memory (r is not queued).
+ */
+int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
 /*
  * Starts what the queue allows now instead of on the next loop pass.  Call
  * it only where a done callback may run (not from inside a task).
