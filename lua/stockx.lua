@@ -234,22 +234,20 @@ function M.get(path, query, opts)
   return call("stockx.get", "GET", path, query, nil, opts)
 end
 
---- POST path with a body (a table is sent as JSON).  Never retried on
--- transient failures unless opts.idempotent is true.
-function M.post(path, body, opts)
-  check_body("stockx.post", body)
-  return call("stockx.post", "POST", path, nil, body, opts)
+-- post, put and patch: path, body (a table is sent as JSON), opts.
+local function with_body(method)
+  local fname = "stockx." .. method:lower()
+  return function(path, body, opts)
+    check_body(fname, body)
+    return call(fname, method, path, nil, body, opts)
+  end
 end
 
-function M.put(path, body, opts)
-  check_body("stockx.put", body)
-  return call("stockx.put", "PUT", path, nil, body, opts)
-end
-
-function M.patch(path, body, opts)
-  check_body("stockx.patch", body)
-  return call("stockx.patch", "PATCH", path, nil, body, opts)
-end
+--- POST path with a body.  Never retried on transient failures unless
+-- opts.idempotent is true.
+M.post = with_body "POST"
+M.put = with_body "PUT"
+M.patch = with_body "PATCH"
 
 function M.delete(path, opts)
   check("stockx.delete", 2, "opts", opts, "table", true)
@@ -466,8 +464,29 @@ function M._start_sandbox(o)
   if o.seed and not seed then
     error("stockx sandbox: bad --seed '" .. tostring(o.seed) .. "'", 0)
   end
-  local srv = require("stockx.sandbox").serve { port = port, seed = seed,
-    state = o.state }
+  local sandbox = require("stockx.sandbox")
+  local rate_limit = o.rate_limit
+  if rate_limit == "off" then rate_limit = false end
+  local quota = o.quota
+  if quota == "off" then
+    quota = false
+  elseif quota ~= nil then
+    quota = tonumber(quota)
+    if not quota or quota < 1 then
+      error("stockx sandbox: bad --quota '" .. tostring(o.quota) .. "'", 0)
+    end
+  end
+  local faults = {}
+  for i, spec in ipairs(o.faults or {}) do
+    if not sandbox.parse_fault then
+      error("stockx sandbox: --fault is not supported by this sandbox", 0)
+    end
+    local f, e = sandbox.parse_fault(spec)
+    if not f then error("stockx sandbox: bad --fault '" .. spec .. "': " .. tostring(e), 0) end
+    faults[i] = f
+  end
+  local srv = sandbox.serve { port = port, seed = seed, state = o.state,
+    rate_limit = rate_limit, quota = quota, faults = faults }
   M._sandbox = srv
   if o.embedded then
     M.configure { base_url = srv:url(), api_key = srv.api_key,

@@ -495,7 +495,7 @@ static void cfg_retry(lua_State *L, struct sx_config *k)
 
 static void cfg_log(lua_State *L, const char *key)
 {
-    static int level = SX_LOG_INFO, json = 0;
+    int level = (int)sx_log_min(), json = sx_log_json();
     const char *v = luaL_checkstring(L, -1);
     if (!strcmp(key, "log_level") && (level = sx_log_level_parse(v)) < 0)
         luaL_error(L, "stockx.configure: bad log_level '%s' (debug, info, "

@@ -18,6 +18,7 @@
 
 #include "ltask.h"
 #include "sx_client.h"
+#include "sx_log.h"
 
 #define TASK_MT "stockx.task"
 
@@ -77,11 +78,21 @@ void sx_task_wake(struct sx_rt *rt, struct sx_task *t)
 
 /* ---- finishing -------------------------------------------------------- */
 
-/* [-0, +0] Prints an uncaught task error with its traceback. */
+/*
+ * [-0, +0] Reports an uncaught task error with its traceback: as lua does
+ * on stderr, or as one task.error event when logs are JSON.
+ */
 static int report_error(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
     const char *msg = luaL_tolstring(L, 2, NULL);
+    if (sx_log_json()) {
+        luaL_traceback(L, co, NULL, 0);
+        struct sx_log_field f[] = {{"error", msg, 0},
+                                   {"traceback", lua_tostring(L, -1), 0}};
+        sx_log(SX_LOG_ERROR, "task.error", f, 2);
+        return 0;
+    }
     luaL_traceback(L, co, msg, 0);
     fprintf(stderr, "stockx: %s\n", lua_tostring(L, -1));
     fflush(stderr);

@@ -36,6 +36,9 @@ struct cli {
     const char *flags[16];  /* configure key, value pairs */
     int nflags;
     const char *port, *seed, *state;
+    const char *rate_limit, *quota;   /* sandbox limits */
+    const char *faults[16];           /* sandbox --fault SPEC */
+    int nfaults;
 };
 
 static const char usage[] =
@@ -43,6 +46,8 @@ static const char usage[] =
     "       stockx [options] FILE [args...]\n"
     "       stockx [options] -e CODE [args...]\n"
     "       stockx sandbox [--port N] [--seed S] [--state FILE]\n"
+    "                      [--rate-limit N/Ps|off] [--quota N|off]\n"
+    "                      [--fault PATTERN:key=value,...]...\n"
     "       stockx --help | --version\n"
     "\n"
     "options:\n"
@@ -86,13 +91,22 @@ static int global_flag(struct cli *o, int argc, char **argv, int *i)
     return 0;
 }
 
+static const char **sandbox_slot(struct cli *o, const char *a)
+{
+    if (!strcmp(a, "--fault"))
+        return o->nfaults < 16 ? &o->faults[o->nfaults++] : NULL;
+    return !strcmp(a, "--port")         ? &o->port
+           : !strcmp(a, "--seed")       ? &o->seed
+           : !strcmp(a, "--state")      ? &o->state
+           : !strcmp(a, "--rate-limit") ? &o->rate_limit
+           : !strcmp(a, "--quota")      ? &o->quota
+                                        : NULL;
+}
+
 static int sandbox_flags(struct cli *o, int argc, char **argv, int i)
 {
     for (; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--port")    ? &o->port
-                            : !strcmp(argv[i], "--seed")  ? &o->seed
-                            : !strcmp(argv[i], "--state") ? &o->state
-                                                          : NULL;
+        const char **slot = sandbox_slot(o, argv[i]);
         if (!slot || i + 1 >= argc)
             return usage_error("bad sandbox option", argv[i]);
         *slot = argv[++i];
@@ -173,17 +187,18 @@ static int load_embedded(lua_State *L)
     return 1;
 }
 
+static const luaL_Reg c_modules[] = {
+    {"cjson", luaopen_cjson},
+    {"cjson.safe", luaopen_cjson_safe},
+    {"stockx.core", luaopen_stockx_core},
+    {"stockx.server", luaopen_stockx_server},
+    {NULL, NULL}};
+
+/* Registers the C modules and the embedded Lua ones in package.preload. */
 static void preload(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_cjson);
-    lua_setfield(L, -2, "cjson");
-    lua_pushcfunction(L, luaopen_cjson_safe);
-    lua_setfield(L, -2, "cjson.safe");
-    lua_pushcfunction(L, luaopen_stockx_core);
-    lua_setfield(L, -2, "stockx.core");
-    lua_pushcfunction(L, luaopen_stockx_server);
-    lua_setfield(L, -2, "stockx.server");
+    luaL_setfuncs(L, c_modules, 0);
     for (const struct sx_embed *e = sx_embedded; e->name; e++) {
         lua_pushlightuserdata(L, (void *)e);
         lua_pushcclosure(L, load_embedded, 1);
@@ -233,6 +248,16 @@ static int start_sandbox(lua_State *L)
     lua_setfield(L, -2, "state");
     lua_pushboolean(L, o->sandbox);
     lua_setfield(L, -2, "embedded");
+    lua_pushstring(L, o->rate_limit);
+    lua_setfield(L, -2, "rate_limit");
+    lua_pushstring(L, o->quota);
+    lua_setfield(L, -2, "quota");
+    lua_createtable(L, o->nfaults, 0);
+    for (int i = 0; i < o->nfaults; i++) {
+        lua_pushstring(L, o->faults[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "faults");
     lua_call(L, 1, 0);
     return 0;
 }

@@ -34,6 +34,10 @@ int sx_log_enabled(enum sx_log_level lvl)
     return lvl >= log_cfg.min;
 }
 
+enum sx_log_level sx_log_min(void) { return log_cfg.min; }
+
+int sx_log_json(void) { return log_cfg.json; }
+
 int sx_log_level_parse(const char *s)
 {
     int i;

@@ -20,6 +20,8 @@ struct sx_log_field {
 /* Defaults: SX_LOG_INFO, text, stderr. */
 void sx_log_setup(enum sx_log_level min, int json, FILE *out);
 int sx_log_enabled(enum sx_log_level lvl);
+enum sx_log_level sx_log_min(void);
+int sx_log_json(void); /* 1 if lines are JSON */
 
 /* "debug"/"info"/"warn"/"error" -> level; -1 for anything else. */
 int sx_log_level_parse(const char *s);

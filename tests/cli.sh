@@ -81,6 +81,8 @@ has err "bad log_level 'loud'" "the bad log level is named"
 
 run 0 "json logs" --log-format json -e 'stockx.log.warn("hello", {n = 3, who = "me"})'
 has err '^{"ts":"[0-9T:.-]*Z","level":"warn","event":"script","msg":"hello","n":3,"who":"me"}$' "json log line"
+run 1 "json logs carry task errors" --log-format json -e 'error("bad")'
+has err '^{"ts":"[^"]*","level":"error","event":"task.error","error":"(command line):1: bad","traceback":"stack traceback:' "an uncaught error is one JSON event"
 run 0 "logfmt logs" -e 'stockx.log.info("two words", {k = "a=b"})'
 has err 'level=info event=script msg="two words" k="a=b"' "logfmt line quotes values"
 run 0 "log level filters" --log-level error -e 'stockx.log.warn("hidden")'
