@@ -352,9 +352,12 @@ static int run_all(struct cli *o, int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     status = run(o, base, L, rt, argc, argv);
-    if (interrupted) {
+    if (interrupted && o->cmd == CMD_SANDBOX) {
+        fprintf(stderr, "stockx sandbox: stopped\n");
+        status = 0;
+    } else if (interrupted) {
         fprintf(stderr, "stockx: interrupted\n");
-        status = o->cmd == CMD_SANDBOX ? 0 : 128 + interrupted;
+        status = 128 + interrupted;
     }
 out:
     if (sigint)
