@@ -228,6 +228,13 @@ static void push_response(lua_State *L, const struct sx_result *res)
     }
 }
 
+/* Bytes in the download's temporary file (-1 if unknown). */
+static off_t download_size(const struct lreq *q)
+{
+    struct stat st;
+    return fstat(q->fd, &st) == 0 ? st.st_size : -1;
+}
+
 /* Moves a finished download into place; 0 or -1 with errno. */
 static int commit_download(struct lreq *q)
 {
@@ -255,6 +262,11 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushnil(L);
         push_error(L, sx_err_name(res.err), res.message, res.method,
                    res.url, res.attempts);
+    } else if (q->tmp && res.status >= 200 && res.status < 300 &&
+               download_size(q) == 0) {
+        lua_pushnil(L);
+        push_error(L, "bad_response", "empty body: nothing was written",
+                   res.method, res.url, res.attempts);
     } else if (q->tmp && res.status >= 200 && res.status < 300 &&
                commit_download(q) < 0) {
         snprintf(msg, sizeof msg, "cannot write %s: %s", q->final,

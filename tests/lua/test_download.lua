@@ -62,6 +62,13 @@ tap.eq(err and err.status, 404, "with status 404")
 tap.eq(err and err.message, "Resource not found", "and StockX's message")
 tap.eq(read(dir .. "/missing.pdf"), nil, "no file for a 404")
 
+-- an empty 2xx body is not a label: no empty file
+err = tap.raises(function()
+  stockx.download("/_test/bytes", dir .. "/empty.bin", { query = { n = 0 } })
+end, "an empty download raises")
+tap.eq(err and err.kind, "bad_response", "kind bad_response")
+tap.eq(read(dir .. "/empty.bin"), nil, "no empty file is left")
+
 -- a directory that does not exist
 err = tap.raises(function() stockx.download("/_test/bytes", dir .. "/no/such/dir/x.bin") end,
   "an unwritable target is an error", "cannot create a file next to")
