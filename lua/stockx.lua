@@ -20,12 +20,10 @@ local co_status, co_close = coroutine.status, coroutine.close
 
 local cjson = cjson_mod.new()
 cjson.encode_sparse_array(true)
-local cjson_decode, intify = cjson.decode, core.intify
 
---- Decodes JSON; integral numbers come back as Lua integers.
-local function json_decode(s)
-  return intify(cjson_decode(s))
-end
+--- Decodes JSON (strict RFC 8259, src/ljson.c): integer literals come back
+-- as Lua integers, other numbers as floats, null as cjson.null.
+local json_decode = core.json_decode
 
 M.json = {
   encode = cjson.encode,
@@ -38,6 +36,7 @@ M.json = {
 ---------------------------------------------------------------------------
 
 local reasons = {
+  [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
   [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
   [404] = "Not Found", [405] = "Method Not Allowed", [408] = "Request Timeout",
   [409] = "Conflict", [413] = "Payload Too Large", [415] = "Unsupported Media Type",
@@ -193,7 +192,7 @@ local function decode(res)
     raise(setmetatable({
       kind = "bad_response", status = res.status, method = res.method,
       url = res.url, path = display_path(res.url),
-      message = "invalid JSON: " .. tostring(data):gsub("^.-: ", ""),
+      message = tostring(data),
       body = body, attempts = res.attempts,
     }, Error))
   end

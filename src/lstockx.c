@@ -20,6 +20,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "ljson.h"
 #include "lstockx.h"
 #include "ltask.h"
 #include "sx_buf.h"
@@ -777,47 +778,6 @@ static int l_log(lua_State *L)
     return 0;
 }
 
-/*
- * Debian's lua-cjson (2.1.0) decodes every JSON number as a float, so
- * "count": 250 would read as 250.0.  JSON has one number type; integral
- * values within 2^53 become Lua integers again.  Depth is bounded like the
- * decoder's.
- */
-static void intify(lua_State *L, int t, int depth)
-{
-    if (depth > 1000)
-        return;
-    luaL_checkstack(L, 3, "JSON too deep");
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            intify(L, lua_gettop(L), depth + 1);
-        } else if (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1)) {
-            double d = lua_tonumber(L, -1);
-            if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
-                lua_pushvalue(L, -2);
-                lua_pushinteger(L, (lua_Integer)d);
-                lua_rawset(L, t);
-            }
-        }
-        lua_pop(L, 1);
-    }
-}
-
-/* core.intify(v) -> v, with integral numbers as integers (in place) */
-static int l_intify(lua_State *L)
-{
-    lua_settop(L, 1);
-    if (lua_type(L, 1) == LUA_TTABLE)
-        intify(L, 1, 0);
-    else if (lua_type(L, 1) == LUA_TNUMBER && !lua_isinteger(L, 1)) {
-        double d = lua_tonumber(L, 1);
-        if (d == floor(d) && fabs(d) <= 9007199254740992.0)
-            lua_pushinteger(L, (lua_Integer)d);
-    }
-    return 1;
-}
-
 static int l_version(lua_State *L)
 {
     curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
@@ -839,7 +799,6 @@ static const luaL_Reg core_funcs[] = {
     {"query", l_query},
     {"log", l_log},
     {"version", l_version},
-    {"intify", l_intify},
     {"set_error_mt", l_set_error_mt},
     {NULL, NULL}};
 
@@ -860,5 +819,6 @@ int luaopen_stockx_core(lua_State *L)
     lua_pushcclosure(L, l_request, K_COUNT);
     lua_setfield(L, -2, "request");
     sx_task_openlib(L);
+    sx_json_openlib(L);
     return 1;
 }

@@ -50,7 +50,7 @@ local text, tres = stockx.get("/_test/text")
 tap.eq(text, "hello", "a non-JSON body is returned as the raw string")
 tap.eq(tres.status, 200, "with its res")
 local err = tap.raises(function() stockx.get("/_test/malformed") end,
-  "malformed JSON raises", "bad response")
+  "malformed JSON raises", "200 OK: bad response: invalid JSON at byte %d+: ")
 tap.eq(err and err.kind, "bad_response", "kind bad_response")
 
 -- HTTP errors as values
