@@ -107,7 +107,7 @@ local function http_error(res)
   return setmetatable({
     kind = kind, status = res.status, method = res.method, url = res.url,
     path = display_path(res.url),
-    message = body_message(res.body, res.headers["content-type"]),
+    message = body_message(res.body, res.content_type),
     body = res.body, attempts = res.attempts, retry_after = res.retry_after,
     headers = res.headers,
   }, Error)
@@ -183,7 +183,7 @@ end
 
 local function decode(res)
   local body = res.body
-  local ctype = res.headers["content-type"] or ""
+  local ctype = res.content_type or ""
   local looks_json = ctype:find("json", 1, true) or
     (ctype == "" and body:match("^%s*[%[{]"))
   if body == "" or not looks_json then return body end

@@ -46,6 +46,7 @@ struct lstate {
 };
 
 static const char state_key = 'S';
+static const char rawhdr_key = 'H';
 static const char errmt_key = 'E';
 
 static struct lstate *get_state(lua_State *L)
@@ -188,10 +189,11 @@ static void set_str(lua_State *L, const char *k, const char *v)
  * (its continuation runs in the same frame), so each response is built
  * with lua_rawset instead of a lua_setfield that hashes the name again.
  */
-enum { K_STATUS = 1, K_HEADERS, K_BODY, K_URL, K_METHOD, K_VERSION,
-       K_ATTEMPTS, K_ELAPSED, K_RETRY_AFTER, K_COUNT = K_RETRY_AFTER };
+enum { K_STATUS = 1, K_CTYPE, K_BODY, K_URL, K_METHOD, K_VERSION,
+       K_ATTEMPTS, K_ELAPSED, K_RETRY_AFTER, K_RESMT, K_RAWHDR,
+       K_COUNT = K_RAWHDR };
 static const char *const res_keys[] = {
-    "status", "headers", "body", "url", "method", "http_version",
+    "status", "content_type", "body", "url", "method", "http_version",
     "attempts", "elapsed", "retry_after"};
 
 /* [-1, +0] t[key k] = value on top (t just below it). */
@@ -202,14 +204,73 @@ static void set_key(lua_State *L, int k)
     lua_rawset(L, -3);
 }
 
+/* Finds Content-Type in a raw header block; its length in *n, or NULL. */
+static const char *find_ctype(const struct sx_buf *h, size_t *n)
+{
+    const char *p = h->data, *end = h->data + h->len;
+    while (p && end - p > 13) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        if (strncasecmp(p, "content-type:", 13) == 0) {
+            const char *v = p + 13;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            while (le > v && (le[-1] == '\r' || le[-1] == ' '))
+                le--;
+            *n = (size_t)(le - v);
+            return v;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return NULL;
+}
+
+/*
+ * res.headers is built on first use: most scripts never read it, and its
+ * strings (dates, ids) are the costliest part of a response.  Until then
+ * the raw block waits in a weak table keyed by the response.
+ */
+static int res_index(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2),
+                                                 "headers") != 0)
+        return 0;
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rawhdr_key);  /* res raws */
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, 2) != LUA_TSTRING)              /* res raws raw */
+        return 0;
+    struct sx_buf h;
+    h.data = (char *)lua_tolstring(L, 3, &h.len);
+    push_headers(L, &h);                              /* res raws raw hdrs */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 1, "headers");
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    lua_rawset(L, 2);
+    return 1;
+}
+
 /* [-0, +1] The response table of a request that got an HTTP answer. */
 static void push_response(lua_State *L, const struct sx_result *res)
 {
-    lua_createtable(L, 0, 9);
+    size_t ctlen = 0;
+    const char *ct = find_ctype(res->headers, &ctlen);
+    lua_createtable(L, 0, 10);
+    lua_pushvalue(L, lua_upvalueindex(K_RESMT));
+    lua_setmetatable(L, -2);
     lua_pushinteger(L, res->status);
     set_key(L, K_STATUS);
-    push_headers(L, res->headers);
-    set_key(L, K_HEADERS);
+    if (ct) {
+        lua_pushlstring(L, ct, ctlen);
+        set_key(L, K_CTYPE);
+    }
+    lua_pushvalue(L, lua_upvalueindex(K_RAWHDR));     /* res raws */
+    lua_pushvalue(L, -2);
+    lua_pushlstring(L, res->headers->data ? res->headers->data : "",
+                    res->headers->len);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_pushlstring(L, res->body->data ? res->body->data : "",
                     res->body->len);
     set_key(L, K_BODY);
@@ -814,8 +875,18 @@ int luaopen_stockx_core(lua_State *L)
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &errmt_key);
     luaL_newlib(L, core_funcs);
-    for (int k = 0; k < K_COUNT; k++)
+    for (int k = 0; k < K_RESMT - 1; k++)
         lua_pushstring(L, res_keys[k]);
+    lua_createtable(L, 0, 2);                   /* the responses' metatable */
+    lua_pushcfunction(L, res_index);
+    lua_setfield(L, -2, "__index");
+    lua_createtable(L, 0, 1);                   /* weak: response -> raw */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &rawhdr_key);
     lua_pushcclosure(L, l_request, K_COUNT);
     lua_setfield(L, -2, "request");
     sx_task_openlib(L);
