@@ -379,9 +379,15 @@ function M.paginate(path, query, opts)
     return page
   end
 
+  -- Leaving the loop early (break, error) cancels the page fetched ahead,
+  -- so it costs no request: the generic for closes this value.
+  local closer = setmetatable({}, { __close = function()
+    if ahead then core.cancel(ahead) end
+  end })
+
   ahead = fetch(q)
   if opts.pages then
-    return function() return next_page() end
+    return function() return next_page() end, nil, nil, closer
   end
   return function()
     while true do
@@ -395,7 +401,7 @@ function M.paginate(path, query, opts)
       if type(items) ~= "table" then items = {} end
       idx = 0
     end
-  end
+  end, nil, nil, closer
 end
 
 ---------------------------------------------------------------------------

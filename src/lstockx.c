@@ -347,7 +347,14 @@ static void on_done(struct sx_req *r, void *ud)
 {
     struct lreq *q = ud;
     (void)r;
+    sx_task_on_cancel(q->task, NULL, NULL);
     sx_task_wake(q->rt, q->task);
+}
+
+static void on_cancel(void *ud)
+{
+    struct lreq *q = ud;
+    sx_req_cancel(q->r);
 }
 
 /* ---- building a request ----------------------------------------------- */
@@ -457,6 +464,11 @@ static int l_request(lua_State *L)
     struct sx_task *t = sx_task_current(L, "stockx.request");
     const char *method = luaL_optstring(L, 1, "GET");
     const char *path = luaL_checkstring(L, 2);
+    if (sx_task_cancelled(t)) {
+        lua_pushnil(L);
+        push_error(L, "cancelled", "the task was cancelled", method, path, 0);
+        return 2;
+    }
     const char *query = luaL_optstring(L, 3, NULL);
     struct lreq *q = lreq_new(L, t);
     /* q is owned by the state from here: errors below free it at exit */
@@ -472,6 +484,7 @@ static int l_request(lua_State *L)
         lreq_free(get_state(L), q);
         return luaL_error(L, "stockx.request: out of memory");
     }
+    sx_task_on_cancel(t, on_cancel, q);
     return sx_task_park(L, request_k, (lua_KContext)q);
 }
 
@@ -701,6 +714,7 @@ static int l_stats(lua_State *L)
     set_int(L, "queued", st.queued);
     set_int(L, "sockets", st.sockets);
     set_int(L, "failed", st.failed);
+    set_int(L, "pending", st.pending);
     lua_pushinteger(L, sx_rt_get(L)->tasks);
     lua_setfield(L, -2, "tasks");
     return 1;

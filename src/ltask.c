@@ -38,6 +38,9 @@ struct sx_task {
     struct event sleep_ev;
     int sleeping;
     int nres;
+    int cancelled;
+    void (*cancel)(void *);  /* stops the current wait */
+    void *cancel_ud;
 };
 
 static const char rt_key = 'R';
@@ -274,6 +277,29 @@ static int task_wait(lua_State *L)
     return wait_k(L, LUA_OK, 0);
 }
 
+void sx_task_on_cancel(struct sx_task *t, void (*fn)(void *), void *ud)
+{
+    t->cancel = fn;
+    t->cancel_ud = ud;
+}
+
+int sx_task_cancelled(const struct sx_task *t) { return t->cancelled; }
+
+/* core.cancel(task): stops the task's request; its waits fail from now. */
+static int l_cancel(lua_State *L)
+{
+    struct sx_task *t = check_task(L, 1);
+    if (t->state == T_DONE || t->state == T_FAILED)
+        return 0;
+    t->cancelled = 1;
+    if (t->cancel) {
+        void (*fn)(void *) = t->cancel;
+        t->cancel = NULL;
+        fn(t->cancel_ud);
+    }
+    return 0;
+}
+
 static int task_status(lua_State *L)
 {
     static const char *const names[] = {"ready", "running", "waiting",
@@ -401,6 +427,7 @@ static const luaL_Reg task_meta[] = {
 static const luaL_Reg task_funcs[] = {
     {"spawn", l_spawn},
     {"join", l_join},
+    {"cancel", l_cancel},
     {"sleep", l_sleep},
     {"now", l_now},
     {"in_task", l_in_task},

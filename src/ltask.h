@@ -51,6 +51,14 @@ void sx_task_spawn(lua_State *L, int nargs);
 struct sx_task *sx_task_current(lua_State *L, const char *what);
 int sx_task_park(lua_State *L, lua_KFunction k, lua_KContext ctx);
 
+/*
+ * Cancellation: a parked C wait registers how to stop itself; cancelling
+ * the task calls it (the wait then ends with an error), and marks the
+ * task so that its next wait fails at once.
+ */
+void sx_task_on_cancel(struct sx_task *t, void (*fn)(void *), void *ud);
+int sx_task_cancelled(const struct sx_task *t);
+
 /* Schedules a parked task to resume; safe from any C callback. */
 void sx_task_wake(struct sx_rt *rt, struct sx_task *t);
 

@@ -844,9 +844,12 @@ static void complete(struct sx_req *r, enum sx_err err)
     r->err = err;
     r->state = RQ_DONE;
     c->st.pending--;
-    if (err != SX_OK) {
+    if (err == SX_E_CANCELLED) {
+        log_req(SX_LOG_DEBUG, "request.cancelled", r, -1, NULL);
+    } else if (err != SX_OK) {
         c->st.failed++;
-        log_req(SX_LOG_WARN, "request.failed", r, -1, r->errbuf[0] ? r->errbuf : sx_err_name(err));
+        log_req(SX_LOG_WARN, "request.failed", r, -1,
+                r->errbuf[0] ? r->errbuf : sx_err_name(err));
     } else if (r->status >= 500) {
         log_req(SX_LOG_WARN, "request.failed", r, -1, NULL);
     }
@@ -1220,6 +1223,35 @@ void sx_req_options(struct sx_req *r, double timeout, int idempotent)
 }
 
 void sx_req_sink(struct sx_req *r, int fd) { r->sink_fd = fd; }
+
+/*
+ * Stops a request wherever it is (queued, waiting to retry, or on the
+ * wire); its done callback runs now with SX_E_CANCELLED.  Not from inside
+ * a curl callback.
+ */
+void sx_req_cancel(struct sx_req *r)
+{
+    struct sx_client *c = r->c;
+    switch (r->state) {
+    case RQ_QUEUED:
+        q_unlink(c, r);
+        break;
+    case RQ_BACKOFF:
+        event_del(r->backoff_ev);
+        break;
+    case RQ_RUNNING:
+        curl_multi_remove_handle(c->multi, r->easy);
+        put_easy(c, r->easy, 1);
+        r->easy = NULL;
+        c->st.in_flight--;
+        break;
+    default:
+        return; /* not submitted, or already done */
+    }
+    snprintf(r->errbuf, sizeof r->errbuf, "cancelled");
+    complete(r, SX_E_CANCELLED);
+    pump_queue(c);
+}
 
 void sx_req_free(struct sx_req *r)
 {

@@ -112,6 +112,8 @@ int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
  * it only where a done callback may run (not from inside a task).
  */
 void sx_client_flush(struct sx_client *c);
+/* Stops r; its done callback runs at once with SX_E_CANCELLED. */
+void sx_req_cancel(struct sx_req *r);
 /* Frees a request that is not queued or running (or cancels it first). */
 void sx_req_free(struct sx_req *r);
 

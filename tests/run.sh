@@ -50,7 +50,7 @@ for t in build/unit/test_*; do
 done
 
 echo "== sandbox"
-./stockx sandbox --port 0 --rate-limit off > "$tmp/sandbox.out" 2> "$tmp/sandbox.err" &
+./stockx sandbox --port 0 --rate-limit off --quota off > "$tmp/sandbox.out" 2> "$tmp/sandbox.err" &
 sandbox_pid=$!
 i=0
 while ! grep -q 'listening on' "$tmp/sandbox.out" 2>/dev/null; do

@@ -40,6 +40,21 @@ for listing, page in stockx.paginate("/selling/listings") do
 end
 tap.eq(requested_early, 2, "page 2 was fetched while page 1 was being consumed")
 
+-- leaving the loop early cancels the page fetched ahead: no wasted request
+stockx.post("/_sandbox/reset", {})
+stockx.configure { rate = "2/1s" }
+stockx.sleep(1)
+local seen_items = 0
+for _ in stockx.paginate("/selling/listings", { pageSize = 10 }) do
+  seen_items = seen_items + 1
+  if seen_items == 3 then break end
+end
+stockx.sleep(1.2) -- a prefetch that was not cancelled would arrive by now
+tap.eq(#tap.log("^/selling/listings$"), 1,
+  "break cancels the prefetch (it was waiting for the limiter)")
+tap.eq(stockx.stats().pending, 0, "and nothing is left pending")
+stockx.configure { rate = false }
+
 -- the cursor envelope
 local first = stockx.get("/selling/listings", { pageSize = 1 }).listings[1]
 local ops = 0

@@ -11,10 +11,12 @@ local TMP = os.getenv("TEST_TMP") or "/tmp"
 local BASE = os.getenv("STOCKX_BASE_URL")
 local running = {}
 
---- Starts `stockx sandbox --port 0 ARGS`; returns {pid=, url=, f=} or nil.
+--- Starts `stockx sandbox --port 0 ARGS` (killed after 120 s at most, so
+-- that a sandbox that never answers cannot hang the suite); returns
+-- {pid=, url=, f=} or nil.
 local function start(args)
-  local cmd = string.format("sh -c 'echo $$; exec %s sandbox --port 0 --rate-limit off %s"
-    .. " 2>>%s/state-sandboxes.err'", STOCKX, args, TMP)
+  local cmd = string.format("sh -c 'echo $$; exec timeout 120 %s sandbox --port 0"
+    .. " --rate-limit off %s 2>>%s/state-sandboxes.err'", STOCKX, args, TMP)
   local f = io.popen(cmd, "r")
   local pid = f:read("l")
   local line = f:read("l") or ""

@@ -101,11 +101,11 @@ scenario.part("the change shows only after SUCCEEDED (async_polls)", function()
 end)
 
 scenario.part("async_ms completes operations without reads", function()
-  scenario.config { async_polls = 1000, async_ms = 200 }
+  scenario.config { async_polls = 1000, async_ms = 500 }
   local op = create { amount = "180" }
   local first = stockx.get(op.operationUrl)
   tap.eq(first.operationStatus, "PENDING", "read at once: PENDING")
-  stockx.sleep(0.7)
+  stockx.sleep(1.2)
   local later = stockx.get(op.operationUrl)
   tap.eq(later.operationStatus, "SUCCEEDED", "read after async_ms: SUCCEEDED")
   scenario.config { async_polls = 2, async_ms = 300 }
