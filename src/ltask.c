@@ -102,6 +102,31 @@ static int report_error(lua_State *L)
     return 0;
 }
 
+/*
+ * [-0, +0] A finished task keeps only its outcome (results, or the error
+ * value) in a table that replaces its coroutine as the handle's user
+ * value: the coroutine and its stack can then be collected, which matters
+ * when thousands of finished tasks wait to be joined.
+ */
+static void keep_outcome(lua_State *L, struct sx_task *t)
+{
+    int top = lua_gettop(t->co);
+    int n = t->state == T_FAILED ? 1 : t->nres;
+    luaL_checkstack(L, 3, NULL);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);        /* handle */
+    lua_createtable(L, n, 0);                          /* handle outcome */
+    lua_checkstack(t->co, 1);
+    for (int i = 0; i < n; i++) {
+        lua_pushvalue(t->co, top - n + 1 + i);
+        lua_xmove(t->co, L, 1);
+        lua_rawseti(L, -2, i + 1);
+    }
+    t->nres = n;
+    lua_setiuservalue(L, -2, 1);                       /* handle */
+    lua_pop(L, 1);
+    t->co = NULL;
+}
+
 static void finish(lua_State *L, struct sx_task *t, enum task_state st)
 {
     struct sx_rt *rt = t->rt;
@@ -125,6 +150,7 @@ static void finish(lua_State *L, struct sx_task *t, enum task_state st)
         sx_task_wake(rt, w);
     }
     t->waiters = NULL;
+    keep_outcome(L, t);
     rt->tasks--;
     if (rt->tasks == 0 && rt->stop_when_idle)
         event_base_loopbreak(rt->base);
@@ -238,21 +264,18 @@ static struct sx_task *check_task(lua_State *L, int i)
     return luaL_checkudata(L, i, TASK_MT);
 }
 
-/* Pushes a finished task's results, or raises its error. */
-static int push_outcome(lua_State *L, struct sx_task *t)
+/* Pushes a finished task's results (handle at index h), or raises its
+ * error. */
+static int push_outcome(lua_State *L, int h, struct sx_task *t)
 {
-    int top = lua_gettop(t->co), i;
-    if (t->state == T_FAILED) {
-        lua_pushvalue(t->co, -1);
-        lua_xmove(t->co, L, 1);
+    luaL_checkstack(L, t->nres + 1, "too many results");
+    lua_getiuservalue(L, h, 1);                        /* outcome */
+    int tab = lua_gettop(L);
+    for (int i = 1; i <= t->nres; i++)
+        lua_rawgeti(L, tab, i);
+    lua_remove(L, tab);
+    if (t->state == T_FAILED)
         return lua_error(L);
-    }
-    luaL_checkstack(L, t->nres, "too many results");
-    lua_checkstack(t->co, 1);
-    for (i = top - t->nres + 1; i <= top; i++) {
-        lua_pushvalue(t->co, i);
-        lua_xmove(t->co, L, 1);
-    }
     return t->nres;
 }
 
@@ -262,7 +285,7 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     (void)ctx;
     if (t->state == T_DONE || t->state == T_FAILED)
-        return push_outcome(L, t);
+        return push_outcome(L, 1, t);
     struct sx_task *me = sx_task_current(L, "task:wait");
     if (me == t)
         return luaL_error(L, "a task cannot wait for itself");
