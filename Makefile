@@ -1,5 +1,5 @@
 # stockx: a Lua 5.4 runtime for StockX automation.  `make`, `make test`,
-# `make asan`, `make valgrind`, `make bench`.
+# `make asan`, `make valgrind`, `make bench`, `make lint`.
 
 PKGS     := lua5.4 libcurl libevent lua5.4-cjson
 CC       ?= cc
@@ -71,7 +71,11 @@ valgrind: test-valgrind
 bench: stockx
 	sh tests/bench/run.sh
 
+lint:
+	luacheck --no-color lua scripts tests/lua tests/bench/get.lua \
+	    tests/bench/tasks.lua
+
 clean:
 	rm -rf build stockx stockx-asan
 
-.PHONY: all unit test asan test-asan test-valgrind valgrind bench clean
+.PHONY: all unit test asan test-asan test-valgrind valgrind bench lint clean

@@ -229,7 +229,9 @@ end
 
 --- GET path; returns data, res on 2xx and raises an error value otherwise.
 function M.get(path, query, opts)
-  if query ~= nil and type(query) ~= "table" then check("stockx.get", 2, "query", query, "table") end
+  if query ~= nil and type(query) ~= "table" then
+    check("stockx.get", 2, "query", query, "table")
+  end
   return call("stockx.get", "GET", path, query, nil, opts)
 end
 

@@ -52,6 +52,7 @@ tap.eq(#leftovers(), 0, "no temporary file is left behind")
 err = tap.raises(function()
   stockx.download("/_test/drop", dir .. "/new.bin", { query = { n = 200000, after = 50000 } })
 end, "a dropped download of a new file raises")
+tap.eq(err and err.kind, "reset", "kind reset")
 tap.eq(read(dir .. "/new.bin"), nil, "no partial file exists")
 
 -- a 404 leaves nothing
@@ -70,7 +71,7 @@ tap.eq(err and err.kind, "bad_response", "kind bad_response")
 tap.eq(read(dir .. "/empty.bin"), nil, "no empty file is left")
 
 -- a directory that does not exist
-err = tap.raises(function() stockx.download("/_test/bytes", dir .. "/no/such/dir/x.bin") end,
+tap.raises(function() stockx.download("/_test/bytes", dir .. "/no/such/dir/x.bin") end,
   "an unwritable target is an error", "cannot create a file next to")
 tap.raises(function() stockx.download("/_test/bytes") end, "filename is required",
   "bad argument #2 'filename'")

@@ -64,13 +64,17 @@ stockx.configure { rate = false }
 stockx.post("/_sandbox/reset", {})
 local first, other
 stockx.all {
-  function() first = select(2, stockx.get("/_test/flaky", { id = "ra", fail = 1, code = 429, retry_after = 1 })) end,
+  function()
+    first = select(2, stockx.get("/_test/flaky",
+      { id = "ra", fail = 1, code = 429, retry_after = 1 }))
+  end,
   function()
     stockx.sleep(0.2) -- after the 429 arrived
     other = select(2, stockx.get("/_test/echo"))
   end,
 }
 tap.eq(first.status, 200, "a 429 with Retry-After is retried and succeeds")
+tap.eq(other.status, 200, "the other task's request succeeded")
 tap.eq(first.attempts, 2, "in two attempts")
 local fl = tap.log("^/_test/flaky")
 local ec = tap.log("^/_test/echo")
@@ -84,7 +88,8 @@ tap.eq(stockx.stats().status_429 >= 1, true, "stats count 429s")
 -- HTTP-date Retry-After
 stockx.post("/_sandbox/reset", {})
 local date = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2)
-local _, dres = stockx.get("/_test/flaky", { id = "date", fail = 1, code = 429, retry_after = date })
+local _, dres = stockx.get("/_test/flaky",
+  { id = "date", fail = 1, code = 429, retry_after = date })
 fl = tap.log("^/_test/flaky")
 tap.ok(dres.status == 200 and fl[2].t - fl[1].t >= 0.9,
   "an HTTP-date Retry-After is honoured", string.format("%.3f", fl[2].t - fl[1].t))

@@ -59,13 +59,17 @@ stockx.configure { rate = false }
 local first = stockx.get("/selling/listings", { pageSize = 1 }).listings[1]
 local ops = 0
 local ids = {}
-for op in stockx.paginate("/selling/listings/" .. first.listingId .. "/operations", { pageSize = 10 }) do
+local ops_path = "/selling/listings/" .. first.listingId .. "/operations"
+for op in stockx.paginate(ops_path, { pageSize = 10 }) do
   ops = ops + 1
   ids[op.operationId] = true
 end
 local all = stockx.get("/selling/listings/" .. first.listingId .. "/operations", { pageSize = 100 })
 tap.eq(ops, #all.operations, "the cursor walk yields every operation")
 tap.ok(ops > 10, "over more than one page", ops .. " operations")
+local distinct = 0
+for _ in pairs(ids) do distinct = distinct + 1 end
+tap.eq(distinct, ops, "each operation once")
 
 -- an error mid-walk is raised to the caller, after the items before it
 stockx.post("/_sandbox/reset", {})

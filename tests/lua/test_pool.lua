@@ -20,7 +20,7 @@ tap.ok(h2 ~= nil, "nginx (HTTPS, HTTP/2) is running in front of the sandbox")
 if h2 then
   stockx.configure { base_url = h2, ca_file = os.getenv("TEST_CA_FILE") }
   local conns0 = stockx.stats().connections
-  local tasks, versions = {}, {}
+  local tasks = {}
   for i = 1, 100 do
     tasks[i] = stockx.spawn(function()
       local d, res = stockx.get("/_test/delay", { s = 0.05 })

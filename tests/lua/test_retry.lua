@@ -25,10 +25,12 @@ local _, pres = stockx.post("/_test/flaky?id=pi&fail=1&code=503", { a = 1 },
   { idempotent = true })
 tap.eq(pres.attempts, 2, "POST with idempotent = true is retried")
 
-tap.eq(stockx.request { method = "DELETE", path = "/_test/flaky", query = { id = "d", fail = 1, code = 504 } }.attempts,
-  2, "DELETE is retried")
-tap.eq(stockx.request { method = "PUT", path = "/_test/flaky", query = { id = "put", fail = 1, code = 504 } }.attempts,
-  2, "PUT is retried")
+local function flaky(method, id)
+  return stockx.request { method = method, path = "/_test/flaky",
+    query = { id = id, fail = 1, code = 504 } }
+end
+tap.eq(flaky("DELETE", "d").attempts, 2, "DELETE is retried")
+tap.eq(flaky("PUT", "put").attempts, 2, "PUT is retried")
 
 -- dropped connection mid-body
 stockx.post("/_sandbox/reset", {})

@@ -19,7 +19,7 @@ tap.eq(a, "one", "all: first result")
 tap.eq(b, "two", "all: second result")
 tap.eq(c, "GET", "all: a task that did a request")
 
-local err = tap.raises(function()
+tap.raises(function()
   stockx.all { function() return 1 end, function() error("second failed") end }
 end, "all re-raises a task's error", "second failed")
 
@@ -91,7 +91,7 @@ local nested = coroutine.wrap(function()
 end)
 tap.eq(nested(), "inner:GET", "waits pass through two levels of coroutines")
 
-local werr = tap.raises(function()
+tap.raises(function()
   local g = coroutine.wrap(function() error("gen broke") end)
   g()
 end, "errors in a wrapped coroutine propagate", "gen broke")
@@ -103,7 +103,11 @@ end, "waiting in a table.sort comparator is refused", "cannot wait here")
 
 -- a plain coroutine.yield in a task just lets others run
 local order = {}
-local p = stockx.spawn(function() order[#order + 1] = "p1"; coroutine.yield(); order[#order + 1] = "p2" end)
+local p = stockx.spawn(function()
+  order[#order + 1] = "p1"
+  coroutine.yield()
+  order[#order + 1] = "p2"
+end)
 local q = stockx.spawn(function() order[#order + 1] = "q1" end)
 p:wait(); q:wait()
 tap.eq(table.concat(order, ","), "p1,q1,p2", "coroutine.yield in a task yields to the scheduler")
