@@ -16,7 +16,7 @@ B        := build
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
 PURE     := buf url retry limiter log
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
-CORE     := client server
+CORE     := multi client server
 BIND     := ltask ljson lstockx lserver main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)

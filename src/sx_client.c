@@ -1,13 +1,11 @@
 /*
- * The pooled HTTP client (see sx_client.h).  Shape of curl's hiperfifo:
- * one struct event per socket (curl_multi_assign), one evtimer for curl,
- * info_read drained after every socket action.  Finished transfers are
- * collected first and handled after curl has returned, so retries and done
- * callbacks never run inside a curl callback.
+ * The pooled HTTP client (see sx_client.h): the admission queue with the
+ * rate limiter, transfers on the curl multi handle that sx_multi drives,
+ * and the retry rules.  Finished transfers are judged after curl has
+ * returned, so retries and done callbacks never run inside a curl callback.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <event2/event_struct.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include "sx_client.h"
 #include "sx_limiter.h"
 #include "sx_log.h"
+#include "sx_multi.h"
 #include "sx_retry.h"
 #include "sx_url.h"
 
@@ -61,17 +60,11 @@ struct sx_req {
     double retry_after;
 };
 
-struct sx_sock {
-    struct event ev;
-    curl_socket_t fd;
-    int what;             /* CURL_POLL_* registered now */
-    struct sx_client *c;
-};
-
 struct sx_client {
     struct event_base *base;
-    CURLM *multi;
-    struct event *curl_timer;
+    struct sx_multi *m;
+    CURLM *multi;                /* sx_multi_curl(m) */
+    struct sx_req *done;         /* finished transfers, by next */
     struct event *queue_timer;   /* wakes the admission queue */
     struct sx_config cfg;
     struct sx_gcra gcra;
@@ -94,7 +87,6 @@ struct sx_client {
     uint64_t rng;
 };
 
-static void check_multi_info(struct sx_client *c);
 static void pump_queue(struct sx_client *c);
 
 /* ---- configuration ---------------------------------------------------- */
@@ -223,90 +215,13 @@ static void log_req(enum sx_log_level lvl, const char *event,
     sx_log(lvl, event, f, sizeof f / sizeof *f);
 }
 
-/* ---- curl <-> libevent glue ------------------------------------------ */
-
-static void multi_action(struct sx_client *c, curl_socket_t fd, int flags)
-{
-    int running;
-    CURLMcode rc = curl_multi_socket_action(c->multi, fd, flags, &running);
-    if (rc != CURLM_OK) {
-        struct sx_log_field f[] = {{"error", curl_multi_strerror(rc), 0}};
-        sx_log(SX_LOG_ERROR, "pool.error", f, 1);
-    }
-    check_multi_info(c);
-}
-
-static void on_socket_event(evutil_socket_t fd, short what, void *arg)
-{
-    struct sx_sock *s = arg;
-    int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
-                (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-    multi_action(s->c, fd, flags);
-}
-
-static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    multi_action(arg, CURL_SOCKET_TIMEOUT, 0);
-}
+/* ---- the loop ------------------------------------------------------- */
 
 static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     pump_queue(arg);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: no curl calls except curl_multi_assign. */
-static int sock_cb(CURL *e, curl_socket_t fd, int what, void *cp, void *sp)
-{
-    struct sx_client *c = cp;
-    struct sx_sock *s = sp;
-    (void)e;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            event_del(&s->ev);
-            free(s);
-            c->st.sockets--;
-            curl_multi_assign(c->multi, fd, NULL);
-        }
-        return 0;
-    }
-    if (!s) {
-        if (!(s = calloc(1, sizeof *s)))
-            return -1;
-        s->fd = fd;
-        s->c = c;
-        s->what = -1;
-        c->st.sockets++;
-        curl_multi_assign(c->multi, fd, s);
-    } else if (s->what == what) {
-        return 0; /* unchanged: no epoll_ctl */
-    } else {
-        event_del(&s->ev);
-    }
-    s->what = what;
-    short ev = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-               (what & CURL_POLL_OUT ? EV_WRITE : 0);
-    event_assign(&s->ev, c->base, fd, ev, on_socket_event, s);
-    if (what != CURL_POLL_NONE)
-        event_add(&s->ev, NULL);
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: arm our evtimer; 0 runs on the next pass. */
-static int timer_cb(CURLM *m, long ms, void *cp)
-{
-    struct sx_client *c = cp;
-    (void)m;
-    if (ms < 0) {
-        evtimer_del(c->curl_timer);
-    } else {
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        evtimer_add(c->curl_timer, &tv);
-    }
-    return 0;
 }
 
 /* ---- transfer callbacks (no curl or Lua calls in here) --------------- */
@@ -894,23 +809,23 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
     complete(r, err);
 }
 
-static void check_multi_info(struct sx_client *c)
+/* sx_multi: a transfer finished; only recorded while curl drains. */
+static void on_transfer_done(void *ud, void *priv, CURLcode rc)
 {
-    CURLMsg *msg;
-    int left;
-    struct sx_req *done = NULL;
-    while ((msg = curl_multi_info_read(c->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        struct sx_req *r = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-        r->rc = msg->data.result;
-        r->next = done;
-        done = r;
-    }
-    while (done) {
-        struct sx_req *r = done;
-        done = r->next;
+    struct sx_client *c = ud;
+    struct sx_req *r = priv;
+    r->rc = rc;
+    r->next = c->done;
+    c->done = r;
+}
+
+/* sx_multi: curl has returned; judge what finished, start what waits. */
+static void after_action(void *ud)
+{
+    struct sx_client *c = ud;
+    while (c->done) {
+        struct sx_req *r = c->done;
+        c->done = r->next;
         r->next = NULL;
         finish_attempt(c, r, r->rc);
     }
@@ -918,19 +833,6 @@ static void check_multi_info(struct sx_client *c)
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
-
-static int setup_multi(struct sx_client *c)
-{
-    c->multi = curl_multi_init();
-    if (!c->multi)
-        return -1;
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    return 0;
-}
 
 struct sx_client *sx_client_new(struct event_base *base, char *err,
                                 size_t errlen)
@@ -943,11 +845,12 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     c->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 17;
     if (!c->rng)
         c->rng = 88172645463325252ULL;
-    if (setup_multi(c) < 0)
+    static const struct sx_multi_ops ops = {on_transfer_done, after_action};
+    if (!(c->m = sx_multi_new(base, &ops, c)))
         goto oom;
-    c->curl_timer = evtimer_new(base, on_curl_timer, c);
+    c->multi = sx_multi_curl(c->m);
     c->queue_timer = evtimer_new(base, on_queue_timer, c);
-    if (!c->curl_timer || !c->queue_timer)
+    if (!c->queue_timer)
         goto oom;
     if (sx_client_reconfigure(c, err, errlen) < 0)
         goto fail;
@@ -1000,6 +903,7 @@ struct sx_config *sx_client_config(struct sx_client *c) { return &c->cfg; }
 void sx_client_stats(const struct sx_client *c, struct sx_stats *out)
 {
     *out = c->st;
+    out->sockets = c->m ? sx_multi_sockets(c->m) : 0;
 }
 
 /* Requests still owned by callers at shutdown are freed here. */
@@ -1030,10 +934,7 @@ void sx_client_free(struct sx_client *c)
         wipe_list(c->retired[--c->n_retired]);
     while (c->n_free_easy > 0)
         curl_easy_cleanup(c->free_easy[--c->n_free_easy].easy);
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
-    if (c->curl_timer)
-        event_free(c->curl_timer);
+    sx_multi_free(c->m);
     if (c->queue_timer)
         event_free(c->queue_timer);
     sx_config_free(&c->cfg);
