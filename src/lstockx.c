@@ -136,9 +136,9 @@ static void push_lower(lua_State *L, const char *p, size_t n)
 }
 
 /* [-0, +1] Header table: lower-case names, repeats joined with ", ". */
-static void push_headers(lua_State *L, const struct sx_buf *h)
+static void push_headers(lua_State *L, const char *p, size_t len)
 {
-    const char *p = h->data, *end = h->data + h->len;
+    const char *end = p + len;
     lua_createtable(L, 0, 8);
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -240,9 +240,9 @@ static int res_index(lua_State *L)
     lua_pushvalue(L, 1);
     if (lua_rawget(L, 2) != LUA_TSTRING)              /* res raws raw */
         return 0;
-    struct sx_buf h;
-    h.data = (char *)lua_tolstring(L, 3, &h.len);
-    push_headers(L, &h);                              /* res raws raw hdrs */
+    size_t len;
+    const char *raw = lua_tolstring(L, 3, &len);
+    push_headers(L, raw, len);                        /* res raws raw hdrs */
     lua_pushvalue(L, -1);
     lua_setfield(L, 1, "headers");
     lua_pushvalue(L, 1);

@@ -75,8 +75,8 @@ const void *sx_server_req_header_next(const struct sx_server_req *req,
                                       const void *it, const char **name,
                                       const char **value);
 
-/* Answers req; a second call for the same request is ignored. */
-void sx_server_respond(struct sx_server_req *req,
-                       const struct sx_server_reply *r);
+/* Answers r; a second call for the same request is ignored. */
+void sx_server_respond(struct sx_server_req *r,
+                       const struct sx_server_reply *rep);
 
 #endif
