@@ -506,6 +506,21 @@ int sx_rt_run(struct sx_rt *rt)
     return rt->failed ? 1 : 0;
 }
 
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+void sx_rt_interrupt(struct sx_rt *rt)
+{
+    struct sx_task *t = rt->current;
+    if (t && t->co)
+        lua_sethook(t->co, stop_hook,
+                    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);

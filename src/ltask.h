@@ -68,6 +68,12 @@ void sx_task_openlib(lua_State *L);
 /* Runs the loop until every task is done (or forever, for servers). */
 int sx_rt_run(struct sx_rt *rt);
 
+/*
+ * From a signal handler (lua_sethook is safe there, as lua.c relies on):
+ * the running task, if any, raises "interrupted!" at its next instruction.
+ */
+void sx_rt_interrupt(struct sx_rt *rt);
+
 /* Calls the function at the top of L in protected mode with a traceback;
  * on error logs it and returns -1 (the stack is left balanced). */
 int sx_rt_pcall(lua_State *L, int nargs, int nresults);

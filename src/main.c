@@ -5,10 +5,13 @@
  */
 #include <curl/curl.h>
 #include <event2/event.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -289,13 +292,70 @@ static int start_script(lua_State *L)
 
 /* ---- running ---------------------------------------------------------- */
 
-static int interrupted;
+/*
+ * SIGINT and SIGTERM: the handler records the signal, wakes the loop
+ * through a pipe, and, like lua.c, sets a hook so that a task busy in Lua
+ * code (which never returns to the loop) stops at its next instruction.
+ * A second signal gets the default action.
+ */
+static volatile sig_atomic_t interrupted;
+static int sig_pipe[2] = {-1, -1};
+static struct sx_rt *sig_rt;
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void on_signal(int sig)
 {
+    int saved = errno;
+    char c = 0;
+    interrupted = sig;
+    signal(sig, SIG_DFL);
+    if (sig_rt)
+        sx_rt_interrupt(sig_rt);
+    if (write(sig_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: the loop is already being woken */
+    }
+    errno = saved;
+}
+
+static void on_signal_pipe(evutil_socket_t fd, short what, void *arg)
+{
+    char buf[16];
     (void)what;
-    interrupted = (int)sig;
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
     event_base_loopbreak(arg);
+}
+
+/* Installs the handlers; the returned event watches the pipe. */
+static struct event *catch_signals(struct event_base *base, struct sx_rt *rt)
+{
+    struct sigaction sa;
+    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        return NULL;
+    struct event *ev = event_new(base, sig_pipe[0], EV_READ | EV_PERSIST,
+                                 on_signal_pipe, base);
+    if (!ev || event_add(ev, NULL) < 0)
+        return ev;
+    sig_rt = rt;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return ev;
+}
+
+static void release_signals(struct event *ev)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sig_rt = NULL;
+    if (ev)
+        event_free(ev);
+    for (int i = 0; i < 2; i++) {
+        if (sig_pipe[i] >= 0)
+            close(sig_pipe[i]);
+        sig_pipe[i] = -1;
+    }
 }
 
 static int protected(lua_State *L, lua_CFunction f, struct cli *o,
@@ -339,7 +399,7 @@ static int run_all(struct cli *o, int argc, char **argv)
                                     : NULL;
     lua_State *L = client ? luaL_newstate() : NULL;
     struct sx_rt *rt = L ? sx_rt_open(L, base, client) : NULL;
-    struct event *sigint = NULL, *sigterm = NULL;
+    struct event *sigev = NULL;
     if (!rt) {
         fprintf(stderr, "stockx: cannot start: %s\n",
                 client ? "out of memory" : err);
@@ -347,10 +407,7 @@ static int run_all(struct cli *o, int argc, char **argv)
     }
     luaL_openlibs(L);
     preload(L);
-    sigint = evsignal_new(base, SIGINT, on_signal, base);
-    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-    evsignal_add(sigint, NULL);
-    evsignal_add(sigterm, NULL);
+    sigev = catch_signals(base, rt);
     status = run(o, base, L, rt, argc, argv);
     if (interrupted && o->cmd == CMD_SANDBOX) {
         fprintf(stderr, "stockx sandbox: stopped\n");
@@ -360,10 +417,7 @@ static int run_all(struct cli *o, int argc, char **argv)
         status = 128 + interrupted;
     }
 out:
-    if (sigint)
-        event_free(sigint);
-    if (sigterm)
-        event_free(sigterm);
+    release_signals(sigev);
     if (L)
         lua_close(L);
     sx_rt_close(rt);

@@ -104,6 +104,17 @@ st=$?
 [ $st = 143 ]; ok $? "SIGTERM stops a waiting script with status 143 (got $st)"
 has err "interrupted" "the interruption is reported"
 
+# Ctrl-C stops a task busy in Lua code, which never returns to the loop.
+"$STOCKX" -e 'local n = 0; while true do n = n + 1 end' > "$t/out" 2> "$t/err" &
+pid=$!
+sleep 0.5
+kill -INT $pid
+wait $pid
+st=$?
+[ $st = 130 ]; ok $? "SIGINT stops a busy Lua loop with status 130 (got $st)"
+has err "interrupted!" "the busy task reports where it was stopped"
+has err "(command line):1:" "with file:line"
+
 run 0 "run --sandbox works offline with no setup" run --sandbox scripts/market.lua
 has out "listings" "the example script printed its listings"
 
