@@ -605,6 +605,9 @@ static int cfg_string(lua_State *L, struct sx_config *k, const char *f)
         luaL_error(L, "stockx.configure: '%s' must be a string (or false "
                       "to clear it)", f);
     const char *v = lua_tostring(L, -1);
+    if (v && !strcmp(f, "ca_file") && access(v, R_OK) != 0)
+        luaL_error(L, "stockx.configure: cannot read ca_file '%s': %s", v,
+                   strerror(errno));
     if (v && !strcmp(f, "base_url")) {
         if (!sx_url_is_absolute(v))
             luaL_error(L, "stockx.configure: base_url must start with "

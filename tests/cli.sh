@@ -76,6 +76,8 @@ has err "cannot wait here" "the message explains the non-yieldable caller"
 run 2 "a bad --rate is a usage error" --rate 'fast' -e ''
 run 2 "a bad --rate names the value" --rate '10/1x' -e ''
 has err "bad rate '10/1x'" "the bad rate is named"
+run 2 "a missing --ca-file is a usage error" --ca-file /nonexistent/ca.pem -e ''
+has err "cannot read ca_file '/nonexistent/ca.pem'" "the missing file is named"
 run 2 "bad --log-level" --log-level loud -e ''
 has err "bad log_level 'loud'" "the bad log level is named"
 
