@@ -44,6 +44,7 @@ struct sx_req {
     int idempotent;
     int sink_fd;                 /* -1: body in memory */
     CURL *easy;
+    unsigned easy_gen;           /* c->gen when easy was set up */
     struct event *backoff_ev;
     int attempts;
     double submitted;
@@ -83,6 +84,7 @@ struct sx_client {
     } free_easy[64];
     int n_free_easy;
     struct sx_stats st;
+    unsigned gen;                /* configuration generation */
     int logged_pool;
     uint64_t rng;
 };
@@ -481,6 +483,7 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
         return;
     }
     set_transfer_opts(c, r->easy, r);
+    r->easy_gen = c->gen;
     r->state = RQ_RUNNING;
     c->st.attempts++;
     c->st.in_flight++;
@@ -793,7 +796,8 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
 {
     record_info(r);
     curl_multi_remove_handle(c->multi, r->easy);
-    put_easy(c, r->easy, !is_plain_get(r) || r->sink_fd >= 0);
+    put_easy(c, r->easy, !is_plain_get(r) || r->sink_fd >= 0 ||
+                             r->easy_gen != c->gen);
     r->easy = NULL;
     c->st.in_flight--;
     enum sx_err err = map_curl(rc);
@@ -883,6 +887,10 @@ int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
     }
     if (build_default_headers(c, err, errlen) < 0)
         return -1;
+    /* handles set up before now carry options of the old configuration */
+    c->gen++;
+    for (int i = 0; i < c->n_free_easy; i++)
+        c->free_easy[i].dirty = 1;
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
                       k->max_connections);
     /*
