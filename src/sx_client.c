@@ -439,9 +439,12 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, req_headers(r));
-    /* wait for a connection that can multiplex: HTTP/2 is TLS-only here */
-    if (strncasecmp(r->url, "https:", 6) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /*
+     * Wait for a connection that can multiplex (HTTP/2 is TLS-only here);
+     * set both ways, since handles are reused without a reset.
+     */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+                     strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
