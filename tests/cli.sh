@@ -95,24 +95,24 @@ stockx.configure{retry = {backoff_base = 0.01}}
 stockx.get("/x")'
 has err 'GET /x -> connect' "the error names the method, path and kind"
 
+# interrupt SIGNAL CODE: runs stockx -e CODE in the background, sends it
+# SIGNAL after half a second and leaves its exit status in $st.
+interrupt() {
+    "$STOCKX" -e "$2" > "$t/out" 2> "$t/err" &
+    pid=$!
+    sleep 0.5
+    kill -"$1" $pid
+    wait $pid
+    st=$?
+}
+
 # A script blocked on a request stops on SIGTERM with status 143.
-"$STOCKX" -e 'stockx.configure{rate=false}; stockx.get("/_test/stall")' \
-    > "$t/out" 2> "$t/err" &
-pid=$!
-sleep 0.5
-kill -TERM $pid
-wait $pid
-st=$?
+interrupt TERM 'stockx.configure{rate=false}; stockx.get("/_test/stall")'
 [ $st = 143 ]; ok $? "SIGTERM stops a waiting script with status 143 (got $st)"
 has err "interrupted" "the interruption is reported"
 
 # Ctrl-C stops a task busy in Lua code, which never returns to the loop.
-"$STOCKX" -e 'local n = 0; while true do n = n + 1 end' > "$t/out" 2> "$t/err" &
-pid=$!
-sleep 0.5
-kill -INT $pid
-wait $pid
-st=$?
+interrupt INT 'local n = 0; while true do n = n + 1 end'
 [ $st = 130 ]; ok $? "SIGINT stops a busy Lua loop with status 130 (got $st)"
 has err "interrupted!" "the busy task reports where it was stopped"
 has err "(command line):1:" "with file:line"

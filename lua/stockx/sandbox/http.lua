@@ -178,4 +178,19 @@ function M.extra_property(obj, allowed)
   return bad
 end
 
+
+--- Parses the filters listings and orders share: inventoryTypes (from the
+-- allowed set), fromDate and toDate, into f.inventory, f.from and f.to.
+-- @return f, or nil and a message naming the bad parameter
+function M.shared_filters(q, f, inventory_types)
+  local msg
+  f.inventory, msg = M.csv(q, "inventoryTypes", inventory_types)
+  if msg then return nil, msg end
+  f.from, msg = M.date(q, "fromDate")
+  if msg then return nil, msg end
+  f.to, msg = M.date(q, "toDate")
+  if msg then return nil, msg end
+  return f
+end
+
 return M

@@ -306,12 +306,9 @@ local function filters(q)
     f[k], msg = http.csv(q, k)
     if msg then return nil, msg end
   end
-  f.inventory, msg = http.csv(q, "inventoryTypes", INVENTORY)
-  if msg then return nil, msg end
-  f.from, msg = http.date(q, "fromDate")
-  if msg then return nil, msg end
-  f.to, msg = http.date(q, "toDate")
-  if msg then return nil, msg end
+  local ok
+  ok, msg = http.shared_filters(q, f, INVENTORY)
+  if not ok then return nil, msg end
   f.expired, msg = http.bool(q, "isExpired", false)
   if msg then return nil, msg end
   return f

@@ -45,14 +45,11 @@ local function filters(q, statuses, sortable)
   f.status = q.orderStatus ~= "" and q.orderStatus or nil
   f.product = q.productId ~= "" and q.productId or nil
   f.variant = q.variantId ~= "" and q.variantId or nil
-  f.inventory, msg = http.csv(q, "inventoryTypes", INVENTORY)
-  if msg then return nil, msg end
   f.shipments, msg = http.csv(q, "initiatedShipmentDisplayIds")
   if msg then return nil, msg end
-  f.from, msg = http.date(q, "fromDate")
-  if msg then return nil, msg end
-  f.to, msg = http.date(q, "toDate")
-  if msg then return nil, msg end
+  local ok
+  ok, msg = http.shared_filters(q, f, INVENTORY)
+  if not ok then return nil, msg end
   local sort = q.sortOrder
   if sort and sort ~= "" then
     if not sortable or (sort ~= "CREATEDAT" and sort ~= "SHIPBYDATE") then
