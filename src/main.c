@@ -274,7 +274,7 @@ static int start_script(lua_State *L)
     if (o->cmd == CMD_EVAL)
         st = luaL_loadbuffer(L, o->script, strlen(o->script), "=(command line)");
     else
-        st = luaL_loadfile(L, o->script);
+        st = luaL_loadfile(L, strcmp(o->script, "-") ? o->script : NULL);
     if (st != LUA_OK)
         return lua_error(L);
     lua_createtable(L, argc - o->script_arg, o->script_arg + 1);

@@ -63,6 +63,9 @@ printf 'print(#arg, arg[0] ~= nil, arg[1], arg[2], ...)\n' > "$t/args.lua"
 run 0 "arguments reach the script" "$t/args.lua" one two
 has out "2	true	one	two	one	two" "arg and ... hold the script arguments"
 
+echo 'print("from stdin", arg[1])' | "$STOCKX" - x > "$t/out" 2> "$t/err"
+[ $? = 0 ] && grep -q "from stdin	x" "$t/out"; ok $? "'-' reads the script from stdin"
+
 run 1 "a task error elsewhere makes the exit status 1" -e '
 stockx.spawn(function() error("in a spawned task") end)
 stockx.sleep(0.05)'
