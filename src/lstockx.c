@@ -204,27 +204,6 @@ static void set_key(lua_State *L, int k)
     lua_rawset(L, -3);
 }
 
-/* Finds Content-Type in a raw header block; its length in *n, or NULL. */
-static const char *find_ctype(const struct sx_buf *h, size_t *n)
-{
-    const char *p = h->data, *end = h->data + h->len;
-    while (p && end - p > 13) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *le = eol ? eol : end;
-        if (strncasecmp(p, "content-type:", 13) == 0) {
-            const char *v = p + 13;
-            while (v < le && (*v == ' ' || *v == '\t'))
-                v++;
-            while (le > v && (le[-1] == '\r' || le[-1] == ' '))
-                le--;
-            *n = (size_t)(le - v);
-            return v;
-        }
-        p = eol ? eol + 1 : end;
-    }
-    return NULL;
-}
-
 /*
  * res.headers is built on first use: most scripts never read it, and its
  * strings (dates, ids) are the costliest part of a response.  Until then
@@ -255,7 +234,7 @@ static int res_index(lua_State *L)
 static void push_response(lua_State *L, const struct sx_result *res)
 {
     size_t ctlen = 0;
-    const char *ct = find_ctype(res->headers, &ctlen);
+    const char *ct = sx_header_find(res->headers, "content-type", &ctlen);
     lua_createtable(L, 0, 10);
     lua_pushvalue(L, lua_upvalueindex(K_RESMT));
     lua_setmetatable(L, -2);

@@ -634,39 +634,41 @@ static enum sx_err map_curl(CURLcode rc)
     }
 }
 
-/* Finds a header in the raw block (name without the colon). */
-static int find_header(const struct sx_buf *h, const char *name, char *out,
-                       size_t outlen)
+const char *sx_header_find(const struct sx_buf *h, const char *name,
+                           size_t *vlen)
 {
     size_t nl = strlen(name);
     const char *p = h->data, *end = h->data + h->len;
     while (p && p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
-        size_t len = eol ? (size_t)(eol - p) : (size_t)(end - p);
-        if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+        const char *le = eol ? eol : end;
+        if ((size_t)(le - p) > nl && p[nl] == ':' &&
+            strncasecmp(p, name, nl) == 0) {
             const char *v = p + nl + 1;
-            size_t vl = len - nl - 1;
-            while (vl && (*v == ' ' || *v == '\t'))
-                v++, vl--;
-            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
-                vl--;
-            if (vl >= outlen)
-                vl = outlen - 1;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return 0;
+            while (v < le && (*v == ' ' || *v == '\t'))
+                v++;
+            while (le > v && (le[-1] == '\r' || le[-1] == ' '))
+                le--;
+            *vlen = (size_t)(le - v);
+            return v;
         }
         p = eol ? eol + 1 : end;
     }
-    return -1;
+    return NULL;
 }
 
 static double parse_retry_after(const struct sx_req *r)
 {
     char v[128];
     double secs;
-    if (find_header(&r->hbuf, "retry-after", v, sizeof v) < 0)
+    size_t n;
+    const char *p = sx_header_find(&r->hbuf, "retry-after", &n);
+    if (!p)
         return -1;
+    if (n >= sizeof v)
+        n = sizeof v - 1;
+    memcpy(v, p, n);
+    v[n] = '\0';
     if (sx_retry_after_parse(v, time(NULL), &secs) < 0)
         return -1;
     return secs;

@@ -133,4 +133,11 @@ struct sx_result {
 };
 void sx_req_result(const struct sx_req *r, struct sx_result *out);
 
+/*
+ * Finds header `name` (any case, no colon) in a raw header block such as
+ * sx_result.headers: its value, trimmed, and length in *vlen; or NULL.
+ */
+const char *sx_header_find(const struct sx_buf *h, const char *name,
+                           size_t *vlen);
+
 #endif
