@@ -14,10 +14,10 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 B        := build
 
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
-PURE     := buf url retry limiter log
+PURE     := buf url retry limiter log time config
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
-CORE     := multi client server
-BIND     := ltask ljson lstockx lserver main
+CORE     := multi easy headers client server
+BIND     := lrt ltask ljson lrequest lconfig lstockx lserver main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

@@ -61,9 +61,12 @@ local function display_path(url)
 end
 
 Error.__tostring = function(e)
-  local where = (e.method or "?") .. " " .. (e.path or e.url or "?")
   local msg = e.message
   if msg == nil or msg == "" then msg = nil end
+  if not e.method then -- cancelled, timeout: not about one request
+    return e.kind .. (msg and (": " .. msg) or "")
+  end
+  local where = e.method .. " " .. (e.path or e.url or "?")
   if e.status then
     local s = where .. " -> " .. e.status .. " " .. (reasons[e.status] or "")
     s = s:gsub(" $", "")
@@ -121,11 +124,18 @@ end
 -- Argument checks
 ---------------------------------------------------------------------------
 
+-- Argument errors name the argument and point at the user's line (the
+-- first frame outside this library), whatever the depth of the call.
+local function argerror(fname, pos, name, detail)
+  error(string.format("%sbad argument #%d '%s' to '%s' (%s)", core.where(),
+    pos, name, fname, detail), 0)
+end
+
 local function check(fname, pos, name, v, want, optional)
   local t = type(v)
   if t == want or (optional and v == nil) then return v end
-  error(string.format("bad argument #%d '%s' to '%s' (%s expected, got %s)",
-    pos, name, fname, want, v == nil and "no value" or t), 3)
+  argerror(fname, pos, name, string.format("%s expected, got %s", want,
+    v == nil and "no value" or t))
 end
 
 ---------------------------------------------------------------------------
@@ -156,8 +166,8 @@ local function check_opts(fname, o)
 end
 
 -- The one path to core.request: encodes the query and a table body.
-local function send(method, path, query, headers, body, timeout, idempotent,
-                    download)
+local function send(fname, method, path, query, headers, body, timeout,
+                    idempotent, download)
   if type(query) == "table" then query = core.query(query) end
   if type(body) == "table" then
     body = cjson.encode(body)
@@ -168,7 +178,7 @@ local function send(method, path, query, headers, body, timeout, idempotent,
     end
   end
   return core.request(method, path, query, headers, body, timeout, idempotent,
-    download)
+    download, fname)
 end
 
 --- Low-level request: returns res for any HTTP status, or nil, err for a
@@ -177,8 +187,8 @@ end
 function M.request(o)
   check("stockx.request", 1, "options", o, "table")
   check_opts("stockx.request", o)
-  return send(o.method and o.method:upper() or "GET", o.path, o.query,
-    o.headers, o.body, o.timeout, o.idempotent, o.download)
+  return send("stockx.request", o.method and o.method:upper() or "GET",
+    o.path, o.query, o.headers, o.body, o.timeout, o.idempotent, o.download)
 end
 
 local function decode(res)
@@ -210,14 +220,18 @@ local function call(fname, method, path, query, body, opts)
     headers, timeout, idempotent, download = opts.headers, opts.timeout,
       opts.idempotent, opts.download
   end
-  local res, err = send(method, path, query, headers, body, timeout,
+  local res, err = send(fname, method, path, query, headers, body, timeout,
     idempotent, download)
   if not res then
-    err.path = display_path(err.url)
+    err.path = display_path(err.url or path)
     raise(err)
   end
   if res.status >= 400 then raise(http_error(res)) end
-  if download then return res end
+  if download then
+    -- curl does not follow redirects: a 1xx/3xx answer wrote no file
+    if res.status < 200 or res.status >= 300 then raise(http_error(res)) end
+    return res
+  end
   return decode(res), res
 end
 
@@ -294,6 +308,100 @@ function M.all(fns)
   end
   if failed then error(first_err, 0) end
   return table.unpack(results, 1, #tasks)
+end
+
+local MAX_SECONDS = 1e8
+
+local function is_cancelled(e)
+  return getmetatable(e) == Error and e.kind == "cancelled"
+end
+
+-- Waits for t; if the waiting task is itself cancelled meanwhile, t is
+-- cancelled too (and waited for) before the cancellation goes on up.
+local function wait_or_cancel(t)
+  local r = table.pack(pcall(t.wait, t))
+  local st = t:status()
+  if not r[1] and st ~= "done" and st ~= "failed" and st ~= "cancelled" then
+    core.cancel(t)
+    pcall(t.wait, t)
+  end
+  return r
+end
+
+--- Runs fn(...) in its own task and cancels it after `seconds`: returns
+-- fn's results, or raises an error value of kind "timeout".
+function M.timeout(seconds, fn, ...)
+  if type(seconds) ~= "number" or not (seconds > 0 and seconds <= MAX_SECONDS) then
+    argerror("stockx.timeout", 1, "seconds", "a number between 0 and 1e8 expected")
+  end
+  check("stockx.timeout", 2, "fn", fn, "function")
+  local reason = string.format("timed out after %gs", seconds)
+  local t = core.join(core.spawn(fn, ...))
+  local timer = core.spawn(function()
+    core.sleep(seconds)
+    core.cancel(t, reason)
+  end)
+  local r = wait_or_cancel(t)
+  core.cancel(timer)
+  if r[1] then return table.unpack(r, 2, r.n) end
+  local e = r[2]
+  if is_cancelled(e) and e.message == reason then
+    raise(setmetatable({ kind = "timeout", message = reason }, Error))
+  end
+  error(e, 0)
+end
+
+--- Calls fn(item, index) for every item of list, at most
+-- opts.concurrency (default 8) at a time; returns the results in list
+-- order.  The first failure stops the rest (running calls are cancelled,
+-- the others never start) and is raised once they have all ended.
+function M.map(list, fn, opts)
+  check("stockx.map", 1, "list", list, "table")
+  check("stockx.map", 2, "fn", fn, "function")
+  check("stockx.map", 3, "opts", opts, "table", true)
+  local conc = opts and opts.concurrency or 8
+  if math.type(conc) ~= "integer" or conc < 1 or conc > 10000 then
+    argerror("stockx.map", 3, "opts.concurrency", "an integer between 1 and 10000 expected")
+  end
+  local n, nexti, results, failed, first_err = #list, 0, {}, false, nil
+  local workers = {}
+  local function stop_others(self)
+    for _, w in ipairs(workers) do
+      if w ~= self then core.cancel(w) end
+    end
+  end
+  local function worker(self_index)
+    while not failed do
+      nexti = nexti + 1
+      local i = nexti
+      if i > n then return end
+      local ok, v = pcall(fn, list[i], i)
+      if ok then
+        results[i] = v
+      elseif not failed and not is_cancelled(v) then
+        failed, first_err = true, v
+        stop_others(workers[self_index])
+      elseif is_cancelled(v) then
+        error(v, 0)
+      end
+    end
+  end
+  for w = 1, math.min(conc, n) do
+    workers[w] = core.join(core.spawn(worker, w))
+  end
+  for _, w in ipairs(workers) do
+    local r = wait_or_cancel(w)
+    if not r[1] and not failed and not is_cancelled(r[2]) then
+      failed, first_err = true, r[2]
+    elseif not r[1] and is_cancelled(r[2]) and not failed then
+      -- we were cancelled: stop the rest and pass it on
+      stop_others(nil)
+      for _, o in ipairs(workers) do pcall(o.wait, o) end
+      error(r[2], 0)
+    end
+  end
+  if failed then error(first_err, 0) end
+  return results
 end
 
 ---------------------------------------------------------------------------
@@ -439,6 +547,10 @@ local function pass(co, ok, ...)
   end
   return ok, ...
 end
+
+-- core.resume is coroutine.resume that also records the coroutine as
+-- running, so Ctrl-C can stop Lua code busy inside it.
+co_resume = core.resume
 
 local function resume(co, ...)
   return pass(co, co_resume(co, ...))

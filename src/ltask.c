@@ -1,10 +1,12 @@
 /*
- * Tasks: Lua coroutines resumed by the libevent loop (see ltask.h).  A
+ * Tasks: Lua coroutines resumed by the runtime's loop (see ltask.h).  A
  * waiting C function yields a sentinel; user coroutines (coroutine.wrap,
  * coroutine.resume, replaced in lua/stockx.lua) pass that yield up to the
  * task, as cqueues' auxlib does, so waits work inside generators too.
  * Ready tasks are resumed from one event callback, each in its own
- * protected call, never from inside curl or an I/O callback.
+ * protected call, never from inside curl or an I/O callback.  A task that
+ * ends with an error or is cancelled has its thread reset, so its <close>
+ * variables run.
  */
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -16,25 +18,41 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lstockx.h"
 #include "ltask.h"
-#include "sx_client.h"
 #include "sx_log.h"
+#include "sx_time.h"
 
 #define TASK_MT "stockx.task"
+#define SCHED_MT "stockx.sched"
+#define MAX_SLEEP 1e8 /* seconds (about three years) */
 
-enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE, T_FAILED };
+enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE, T_FAILED,
+                  T_CANCELLED };
+
+/* The scheduler of one Lua state: the ready queue and the sleepers. */
+struct sx_sched {
+    struct sx_rt *rt;
+    struct event *ready_ev;  /* runs the ready queue */
+    struct sx_task *ready_head, *ready_tail;
+    struct sx_task *current; /* the task being resumed, or NULL */
+    long sleepers;           /* tasks in stockx.sleep */
+    struct sx_rt_source source;
+};
 
 struct sx_task {
-    struct sx_rt *rt;
+    struct sx_sched *s;
     lua_State *co;
     int ref;                 /* anchors the handle while the task lives */
     enum task_state state;
     int nargs;               /* arguments for the first resume */
+    int started;
     int wake_pending;        /* woken while it was running */
     int joined;              /* a waiter takes its error: don't report */
     struct sx_task *next_ready;
     struct sx_task *waiters; /* tasks waiting for this one */
     struct sx_task *next_waiter;
+    struct sx_task *waiting_for; /* the task this one waits for */
     struct event sleep_ev;
     int sleeping;
     int nres;
@@ -43,40 +61,42 @@ struct sx_task {
     void *cancel_ud;
 };
 
-static const char rt_key = 'R';
+static const char sched_key = 'T';
 static const char sentinel = 'S';
 
-/* ---- runtime ---------------------------------------------------------- */
-
-struct sx_rt *sx_rt_get(lua_State *L)
+static struct sx_sched *get_sched(lua_State *L)
 {
-    struct sx_rt *rt;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-    rt = lua_touserdata(L, -1);
+    struct sx_sched *s;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &sched_key);
+    s = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    return rt;
+    return s;
 }
 
-struct event_base *sx_rt_base(lua_State *L) { return sx_rt_get(L)->base; }
-
-static void enqueue(struct sx_rt *rt, struct sx_task *t)
+static void enqueue(struct sx_sched *s, struct sx_task *t)
 {
     t->state = T_READY;
     t->next_ready = NULL;
-    if (rt->ready_tail)
-        rt->ready_tail->next_ready = t;
+    if (s->ready_tail)
+        s->ready_tail->next_ready = t;
     else
-        rt->ready_head = t;
-    rt->ready_tail = t;
-    event_active(rt->ready_ev, 0, 0);
+        s->ready_head = t;
+    s->ready_tail = t;
+    event_active(s->ready_ev, 0, 0);
 }
 
-void sx_task_wake(struct sx_rt *rt, struct sx_task *t)
+void sx_task_wake(struct sx_task *t)
 {
     if (t->state == T_RUNNING)
         t->wake_pending = 1;
     else if (t->state == T_PARKED)
-        enqueue(rt, t);
+        enqueue(t->s, t);
+}
+
+static int finished(const struct sx_task *t)
+{
+    return t->state == T_DONE || t->state == T_FAILED ||
+           t->state == T_CANCELLED;
 }
 
 /* ---- finishing -------------------------------------------------------- */
@@ -102,6 +122,33 @@ static int report_error(lua_State *L)
     return 0;
 }
 
+static void report(lua_State *L, struct sx_task *t)
+{
+    t->s->rt->failed = 1;
+    lua_pushcfunction(L, report_error);
+    lua_pushthread(t->co);
+    lua_xmove(t->co, L, 1);
+    lua_pushvalue(t->co, -1);
+    lua_xmove(t->co, L, 1);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        fprintf(stderr, "stockx: task failed (error object could not "
+                        "be printed)\n");
+        lua_pop(L, 1);
+    }
+}
+
+/* [-0, +1] t's cancellation error value. */
+static void push_cancelled(lua_State *L, struct sx_task *t)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);        /* handle */
+    lua_getiuservalue(L, -1, 2);                       /* handle reason */
+    const char *reason = lua_tostring(L, -1);
+    sx_lstockx_push_error(L, "cancelled", reason ? reason
+                          : "the task was cancelled", NULL, NULL, 0);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
 /*
  * [-0, +0] A finished task keeps only its outcome (results, or the error
  * value) in a table that replaces its coroutine as the handle's user
@@ -111,49 +158,68 @@ static int report_error(lua_State *L)
 static void keep_outcome(lua_State *L, struct sx_task *t)
 {
     int top = lua_gettop(t->co);
-    int n = t->state == T_FAILED ? 1 : t->nres;
+    int n = t->state == T_DONE ? t->nres : 1;
     luaL_checkstack(L, 3, NULL);
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);        /* handle */
     lua_createtable(L, n, 0);                          /* handle outcome */
-    lua_checkstack(t->co, 1);
-    for (int i = 0; i < n; i++) {
-        lua_pushvalue(t->co, top - n + 1 + i);
-        lua_xmove(t->co, L, 1);
-        lua_rawseti(L, -2, i + 1);
+    if (t->state == T_CANCELLED) {
+        push_cancelled(L, t);
+        lua_rawseti(L, -2, 1);
+    } else {
+        for (int i = 0; i < n; i++) {
+            lua_pushvalue(t->co, top - n + 1 + i);
+            lua_xmove(t->co, L, 1);
+            lua_rawseti(L, -2, i + 1);
+        }
     }
     t->nres = n;
     lua_setiuservalue(L, -2, 1);                       /* handle */
     lua_pop(L, 1);
-    t->co = NULL;
+}
+
+/* Runs the <close> variables a failed or cancelled task left pending. */
+static void close_thread(lua_State *L, struct sx_task *t)
+{
+    int failed = lua_status(t->co) != LUA_OK && lua_status(t->co) !=
+                                                 LUA_YIELD;
+    sx_rt_clear_interrupt(t->co);
+    lua_pushnil(L);
+    if (failed) { /* the error that ended it, to tell it from a new one */
+        lua_pushvalue(t->co, -1);
+        lua_xmove(t->co, L, 1);
+        lua_replace(L, -2);
+    }
+    if (lua_resetthread(t->co) != LUA_OK) {
+        lua_xmove(t->co, L, 1);
+        if (!lua_rawequal(L, -1, -2)) {
+            fprintf(stderr, "stockx: error in a <close> handler: %s\n",
+                    luaL_tolstring(L, -1, NULL));
+            lua_pop(L, 1);
+            t->s->rt->failed = 1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
 }
 
 static void finish(lua_State *L, struct sx_task *t, enum task_state st)
 {
-    struct sx_rt *rt = t->rt;
-    t->state = st;
-    if (st == T_FAILED && !t->joined && !t->waiters) {
-        rt->failed = 1;
-        lua_pushcfunction(L, report_error);
-        lua_pushthread(t->co);
-        lua_xmove(t->co, L, 1);
-        lua_pushvalue(t->co, -1);
-        lua_xmove(t->co, L, 1);
-        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-            fprintf(stderr, "stockx: task failed (error object could not "
-                            "be printed)\n");
-            lua_pop(L, 1);
-        }
-    }
+    struct sx_sched *s = t->s;
+    t->state = t->cancelled ? T_CANCELLED : st;
+    if (t->state == T_FAILED && !t->joined && !t->waiters)
+        report(L, t);
     for (struct sx_task *w = t->waiters, *n; w; w = n) {
         n = w->next_waiter;
         w->next_waiter = NULL;
-        sx_task_wake(rt, w);
+        w->waiting_for = NULL;
+        sx_task_wake(w);
     }
     t->waiters = NULL;
     keep_outcome(L, t);
-    rt->tasks--;
-    if (rt->tasks == 0 && rt->stop_when_idle)
-        event_base_loopbreak(rt->base);
+    if (t->state != T_DONE)
+        close_thread(L, t);
+    t->co = NULL;
+    sx_rt_task_ended(s->rt);
     /* last: the handle may be collected from here on */
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
@@ -163,13 +229,20 @@ static void finish(lua_State *L, struct sx_task *t, enum task_state st)
 static int resume_one(lua_State *L)
 {
     struct sx_task *t = lua_touserdata(L, 1);
-    struct sx_rt *rt = t->rt;
+    struct sx_sched *s = t->s;
     int nres, nargs = t->nargs;
+    if (t->cancelled && !t->started) {
+        finish(L, t, T_CANCELLED); /* never ran: nothing to unwind */
+        return 0;
+    }
     t->nargs = 0;
+    t->started = 1;
     t->state = T_RUNNING;
-    rt->current = t;
+    s->current = t;
+    sx_rt_push_running(s->rt, t->co);
     int st = lua_resume(t->co, L, nargs, &nres);
-    rt->current = NULL;
+    sx_rt_pop_running(s->rt);
+    s->current = NULL;
     if (st == LUA_YIELD) {
         int parked = nres >= 1 &&
                      lua_touserdata(t->co, -nres) == (void *)&sentinel;
@@ -178,7 +251,7 @@ static int resume_one(lua_State *L)
             t->state = T_PARKED;
         } else {
             t->wake_pending = 0;
-            enqueue(rt, t); /* a plain yield lets the others run */
+            enqueue(s, t); /* a plain yield lets the others run */
         }
     } else if (st == LUA_OK) {
         t->nres = nres;
@@ -190,37 +263,17 @@ static int resume_one(lua_State *L)
 }
 
 /*
- * Every task is parked and nothing can wake one: no request pending, no
- * task sleeping.  The loop would otherwise wait forever (signal events
- * keep it from seeing that it is empty).
- */
-static void check_deadlock(struct sx_rt *rt)
-{
-    struct sx_stats st;
-    if (rt->tasks == 0 || rt->ready_head || rt->sleepers > 0)
-        return;
-    sx_client_stats(rt->client, &st);
-    if (st.pending > 0)
-        return;
-    fprintf(stderr, "stockx: %ld task(s) are waiting for something that "
-                    "can no longer happen (deadlock)\n", rt->tasks);
-    rt->failed = 1;
-    rt->deadlock = 1;
-    event_base_loopbreak(rt->base);
-}
-
-/*
  * Runs the tasks that were ready when the pass began; tasks woken meanwhile
  * wait for the next pass, so I/O is polled between passes.
  */
 static void run_ready(evutil_socket_t fd, short what, void *arg)
 {
-    struct sx_rt *rt = arg;
-    lua_State *L = rt->L;
-    struct sx_task *t = rt->ready_head;
+    struct sx_sched *s = arg;
+    lua_State *L = s->rt->L;
+    struct sx_task *t = s->ready_head;
     (void)fd;
     (void)what;
-    rt->ready_head = rt->ready_tail = NULL;
+    s->ready_head = s->ready_tail = NULL;
     while (t) {
         struct sx_task *next = t->next_ready;
         lua_pushcfunction(L, resume_one);
@@ -228,21 +281,32 @@ static void run_ready(evutil_socket_t fd, short what, void *arg)
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
             fprintf(stderr, "stockx: scheduler: %s\n", lua_tostring(L, -1));
             lua_pop(L, 1);
-            rt->failed = 1;
+            s->rt->failed = 1;
         }
         t = next;
     }
-    /* the requests these tasks made start now, not one loop pass later */
-    sx_client_flush(rt->client);
-    check_deadlock(rt);
+    sx_rt_after_pass(s->rt, s->ready_head == NULL);
+}
+
+/* The source of wake-ups the tasks themselves hold: sleeps. */
+static long sched_pending(void *ud)
+{
+    struct sx_sched *s = ud;
+    return s->sleepers + (s->ready_head != NULL);
 }
 
 /* ---- waiting ---------------------------------------------------------- */
 
+int sx_task_raise_cancelled(lua_State *L, struct sx_task *t)
+{
+    push_cancelled(L, t);
+    return lua_error(L);
+}
+
 struct sx_task *sx_task_current(lua_State *L, const char *what)
 {
-    struct sx_rt *rt = sx_rt_get(L);
-    if (!rt || !rt->current)
+    struct sx_sched *s = get_sched(L);
+    if (!s || !s->current)
         luaL_error(L, "%s must be called from a task (the script's main "
                       "chunk or a function given to stockx.spawn)", what);
     if (!lua_isyieldable(L))
@@ -250,7 +314,9 @@ struct sx_task *sx_task_current(lua_State *L, const char *what)
                       "cannot yield (a metamethod such as __tostring, a "
                       "require'd chunk, a table.sort or string.gsub "
                       "callback)", what);
-    return rt->current;
+    if (s->current->cancelled)
+        sx_task_raise_cancelled(L, s->current);
+    return s->current;
 }
 
 int sx_task_park(lua_State *L, lua_KFunction k, lua_KContext ctx)
@@ -274,9 +340,32 @@ static int push_outcome(lua_State *L, int h, struct sx_task *t)
     for (int i = 1; i <= t->nres; i++)
         lua_rawgeti(L, tab, i);
     lua_remove(L, tab);
-    if (t->state == T_FAILED)
+    if (t->state != T_DONE)
         return lua_error(L);
     return t->nres;
+}
+
+/* Takes me off the waiter list of the task it waits for. */
+static void unlink_waiter(struct sx_task *me)
+{
+    struct sx_task *t = me->waiting_for, **p;
+    if (!t)
+        return;
+    for (p = &t->waiters; *p; p = &(*p)->next_waiter) {
+        if (*p == me) {
+            *p = me->next_waiter;
+            break;
+        }
+    }
+    me->next_waiter = NULL;
+    me->waiting_for = NULL;
+}
+
+static void cancel_wait(void *ud)
+{
+    struct sx_task *me = ud;
+    unlink_waiter(me);
+    sx_task_wake(me);
 }
 
 static int wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -284,13 +373,15 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx)
     struct sx_task *t = check_task(L, 1);
     (void)status;
     (void)ctx;
-    if (t->state == T_DONE || t->state == T_FAILED)
+    if (finished(t))
         return push_outcome(L, 1, t);
     struct sx_task *me = sx_task_current(L, "task:wait");
     if (me == t)
         return luaL_error(L, "a task cannot wait for itself");
     me->next_waiter = t->waiters;
+    me->waiting_for = t;
     t->waiters = me;
+    sx_task_on_cancel(me, cancel_wait, me);
     return sx_task_park(L, wait_k, 0);
 }
 
@@ -308,25 +399,47 @@ void sx_task_on_cancel(struct sx_task *t, void (*fn)(void *), void *ud)
 
 int sx_task_cancelled(const struct sx_task *t) { return t->cancelled; }
 
-/* core.cancel(task): stops the task's request; its waits fail from now. */
+static void stop_sleep(struct sx_task *t)
+{
+    if (t->sleeping) {
+        event_del(&t->sleep_ev);
+        t->sleeping = 0;
+        t->s->sleepers--;
+    }
+}
+
+/*
+ * task:cancel([reason]) (also core.cancel): the task's current wait ends
+ * at once (a request is abandoned, a sleep cut short) and raises an error
+ * value of kind "cancelled"; so does every later wait.  A finished task
+ * is left as it is.
+ */
 static int l_cancel(lua_State *L)
 {
     struct sx_task *t = check_task(L, 1);
-    if (t->state == T_DONE || t->state == T_FAILED)
+    if (finished(t) || t->cancelled)
         return 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checkstring(L, 2);
+        lua_settop(L, 2);
+        lua_setiuservalue(L, 1, 2);
+    }
     t->cancelled = 1;
+    stop_sleep(t);
     if (t->cancel) {
         void (*fn)(void *) = t->cancel;
         t->cancel = NULL;
         fn(t->cancel_ud);
     }
+    if (t->state == T_PARKED)
+        sx_task_wake(t);
     return 0;
 }
 
 static int task_status(lua_State *L)
 {
     static const char *const names[] = {"ready", "running", "waiting",
-                                        "done", "failed"};
+                                        "done", "failed", "cancelled"};
     lua_pushstring(L, names[check_task(L, 1)->state]);
     return 1;
 }
@@ -340,12 +453,7 @@ static int task_tostring(lua_State *L)
 
 static int task_gc(lua_State *L)
 {
-    struct sx_task *t = check_task(L, 1);
-    if (t->sleeping) {
-        event_del(&t->sleep_ev);
-        t->sleeping = 0;
-        t->rt->sleepers--;
-    }
+    stop_sleep(check_task(L, 1));
     return 0;
 }
 
@@ -353,11 +461,11 @@ static int task_gc(lua_State *L)
 
 void sx_task_spawn(lua_State *L, int nargs)
 {
-    struct sx_rt *rt = sx_rt_get(L);
+    struct sx_sched *s = get_sched(L);
     int fn = lua_gettop(L) - nargs;
-    struct sx_task *t = lua_newuserdatauv(L, sizeof *t, 1);
+    struct sx_task *t = lua_newuserdatauv(L, sizeof *t, 2);
     memset(t, 0, sizeof *t);
-    t->rt = rt;
+    t->s = s;
     t->ref = LUA_NOREF;
     luaL_setmetatable(L, TASK_MT);
     t->co = lua_newthread(L);
@@ -367,8 +475,8 @@ void sx_task_spawn(lua_State *L, int nargs)
     t->nargs = nargs;
     lua_pushvalue(L, -1);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    rt->tasks++;
-    enqueue(rt, t);
+    s->rt->tasks++;
+    enqueue(s, t);
 }
 
 static int l_spawn(lua_State *L)
@@ -392,53 +500,107 @@ static void on_sleep(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     t->sleeping = 0;
-    t->rt->sleepers--;
-    sx_task_wake(t->rt, t);
+    t->s->sleepers--;
+    sx_task_wake(t);
 }
 
 static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 {
-    (void)L;
+    struct sx_task *t = (struct sx_task *)ctx;
     (void)status;
-    (void)ctx;
+    if (t->cancelled)
+        return sx_task_raise_cancelled(L, t);
     return 0;
+}
+
+static int sleep_error(lua_State *L, const char *detail)
+{
+    sx_lstockx_where(L);
+    lua_pushfstring(L, "bad argument #1 'seconds' to 'stockx.sleep' (%s)",
+                    detail);
+    lua_concat(L, 2);
+    return lua_error(L);
 }
 
 static int l_sleep(lua_State *L)
 {
-    double s = luaL_checknumber(L, 1);
-    luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return sleep_error(L, lua_isnoneornil(L, 1) ? "number expected, "
+                           "got no value" : "number expected");
+    double secs = lua_tonumber(L, 1);
+    if (!(secs >= 0 && secs <= MAX_SLEEP))
+        return sleep_error(L, "must be between 0 and 1e8");
     struct sx_task *t = sx_task_current(L, "stockx.sleep");
-    if (s == 0) {
+    if (secs == 0) {
         t->wake_pending = 1; /* back of the ready queue */
     } else {
-        struct timeval tv;
-        tv.tv_sec = (time_t)s;
-        tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-        evtimer_assign(&t->sleep_ev, t->rt->base, on_sleep, t);
+        struct timeval tv = sx_time_tv(secs);
+        evtimer_assign(&t->sleep_ev, t->s->rt->base, on_sleep, t);
         evtimer_add(&t->sleep_ev, &tv);
         t->sleeping = 1;
-        t->rt->sleepers++;
+        t->s->sleepers++;
     }
-    return sx_task_park(L, sleep_k, 0);
+    return sx_task_park(L, sleep_k, (lua_KContext)t);
 }
 
 static int l_now(lua_State *L)
 {
-    lua_pushnumber(L, sx_client_now());
+    lua_pushnumber(L, sx_time_now());
     return 1;
 }
 
 static int l_in_task(lua_State *L)
 {
-    struct sx_rt *rt = sx_rt_get(L);
-    lua_pushboolean(L, rt && rt->current && lua_isyieldable(L));
+    struct sx_sched *s = get_sched(L);
+    lua_pushboolean(L, s && s->current && lua_isyieldable(L));
     return 1;
+}
+
+/*
+ * core.resume(co, ...) -> true, ... | false, err: coroutine.resume, with
+ * co recorded as running so that Ctrl-C stops Lua code busy inside it.
+ */
+static int l_resume(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    int nres, nargs = lua_gettop(L) - 1;
+    luaL_argexpected(L, co, 1, "coroutine");
+    if (co == L || (lua_status(co) == LUA_OK && lua_gettop(co) == 0)) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, co == L ? "cannot resume non-suspended coroutine"
+                                  : "cannot resume dead coroutine");
+        return 2;
+    }
+    if (!lua_checkstack(co, nargs)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many arguments to resume");
+        return 2;
+    }
+    lua_xmove(L, co, nargs);
+    struct sx_rt *rt = get_sched(L)->rt;
+    sx_rt_push_running(rt, co);
+    int st = lua_resume(co, L, nargs, &nres);
+    sx_rt_pop_running(rt);
+    if (st != LUA_OK && st != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_xmove(co, L, 1);
+        return 2;
+    }
+    if (!lua_checkstack(L, nres + 1)) {
+        lua_pop(co, nres);
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many results to resume");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
 }
 
 static const luaL_Reg task_methods[] = {
     {"wait", task_wait},
     {"status", task_status},
+    {"cancel", l_cancel},
     {NULL, NULL}};
 
 static const luaL_Reg task_meta[] = {
@@ -454,11 +616,46 @@ static const luaL_Reg task_funcs[] = {
     {"sleep", l_sleep},
     {"now", l_now},
     {"in_task", l_in_task},
+    {"resume", l_resume},
     {NULL, NULL}};
+
+static int sched_gc(lua_State *L)
+{
+    struct sx_sched *s = lua_touserdata(L, 1);
+    if (s->ready_ev)
+        event_free(s->ready_ev);
+    s->ready_ev = NULL;
+    return 0;
+}
+
+/* The scheduler, created once per state and anchored in the registry. */
+static void open_sched(lua_State *L)
+{
+    struct sx_rt *rt = sx_rt_get(L);
+    if (get_sched(L))
+        return;
+    if (!rt)
+        luaL_error(L, "stockx.core: no runtime in this Lua state");
+    struct sx_sched *s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    luaL_newmetatable(L, SCHED_MT);
+    lua_pushcfunction(L, sched_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    s->rt = rt;
+    if (!(s->ready_ev = event_new(rt->base, -1, 0, run_ready, s)))
+        luaL_error(L, "stockx.core: out of memory");
+    s->source.name = "tasks";
+    s->source.pending = sched_pending;
+    s->source.ud = s;
+    sx_rt_add_source(rt, &s->source);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &sched_key);
+}
 
 /* Adds the task functions to the table on top of the stack. */
 void sx_task_openlib(lua_State *L)
 {
+    open_sched(L);
     luaL_setfuncs(L, task_funcs, 0);
     lua_pushlightuserdata(L, (void *)&sentinel);
     lua_setfield(L, -2, "SENTINEL");
@@ -467,80 +664,4 @@ void sx_task_openlib(lua_State *L)
     luaL_newlib(L, task_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-}
-
-/* ---- life cycle ------------------------------------------------------- */
-
-struct sx_rt *sx_rt_open(lua_State *L, struct event_base *base,
-                         struct sx_client *client)
-{
-    struct sx_rt *rt = calloc(1, sizeof *rt);
-    if (!rt)
-        return NULL;
-    rt->L = L;
-    rt->base = base;
-    rt->client = client;
-    rt->ready_ev = event_new(base, -1, 0, run_ready, rt);
-    if (!rt->ready_ev) {
-        free(rt);
-        return NULL;
-    }
-    lua_pushlightuserdata(L, rt);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
-    return rt;
-}
-
-void sx_rt_close(struct sx_rt *rt)
-{
-    if (!rt)
-        return;
-    event_free(rt->ready_ev);
-    free(rt);
-}
-
-int sx_rt_run(struct sx_rt *rt)
-{
-    rt->stop_when_idle = 1;
-    if (rt->tasks > 0)
-        event_base_dispatch(rt->base);
-    return rt->failed ? 1 : 0;
-}
-
-static void stop_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
-}
-
-void sx_rt_interrupt(struct sx_rt *rt)
-{
-    struct sx_task *t = rt->current;
-    if (t && t->co)
-        lua_sethook(t->co, stop_hook,
-                    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-}
-
-static int msghandler(lua_State *L)
-{
-    const char *msg = lua_tostring(L, 1);
-    if (!msg)
-        msg = luaL_tolstring(L, 1, NULL);
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
-int sx_rt_pcall(lua_State *L, int nargs, int nresults)
-{
-    int base = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
-    int st = lua_pcall(L, nargs, nresults, base);
-    lua_remove(L, base);
-    if (st != LUA_OK) {
-        fprintf(stderr, "stockx: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        return -1;
-    }
-    return 0;
 }

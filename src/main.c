@@ -22,22 +22,22 @@
 #include "lstockx.h"
 #include "ltask.h"
 #include "sx_client.h"
+#include "sx_config.h"
 #include "sx_log.h"
 
-#define DEFAULT_BASE_URL "https://api.stockx.com/v2"
 
 int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
-enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION };
+enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION,
+           CMD_SETTINGS };
 
 struct cli {
     enum cmd cmd;
     const char *script;     /* file, or code for -e */
     int script_arg;         /* argv index of the script name */
     int sandbox;            /* run --sandbox */
-    const char *flags[16];  /* configure key, value pairs */
-    int nflags;
+    struct sx_config cfg;   /* defaults, then environment, then flags */
     const char *port, *seed, *state;
     const char *rate_limit, *quota;   /* sandbox limits */
     const char *faults[16];           /* sandbox --fault SPEC */
@@ -52,19 +52,47 @@ static const char usage[] =
     "                      [--rate-limit N/Ps|off] [--quota N|off]\n"
     "                      [--fault PATTERN:key=value,...]...\n"
     "       stockx --help | --version\n"
-    "\n"
-    "options:\n"
-    "  --base-url URL       API base URL (env STOCKX_BASE_URL;\n"
-    "                       default " DEFAULT_BASE_URL ")\n"
-    "  --rate N/Ps|off      client rate limit, e.g. 1/1s (default), 10/1s\n"
-    "  --ca-file FILE       trust this CA bundle (TLS is always verified)\n"
-    "  --log-level LEVEL    debug, info (default), warn, error\n"
-    "  --log-format FORMAT  text (logfmt, default) or json\n"
-    "  --sandbox            (run) serve the StockX sandbox in-process and\n"
-    "                       point the client at it\n"
-    "\n"
-    "environment: STOCKX_API_KEY, STOCKX_ACCESS_TOKEN, STOCKX_BASE_URL\n"
-    "The script's arguments are in `arg`, as with the lua command.\n";
+    "       stockx --settings   (the settings table, as markdown)\n";
+
+/* --help: the synopsis, then every setting with a flag or a variable. */
+static void print_help(void)
+{
+    fputs(usage, stdout);
+    fputs("\noptions (each is also a stockx.configure key):\n", stdout);
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
+        if (!o->flag && !o->env)
+            continue;
+        printf("  %-22s %s", o->flag ? o->flag : o->env, o->doc);
+        if (o->def)
+            printf(" (default %s)", o->def);
+        if (o->flag && o->env)
+            printf(" [env %s]", o->env);
+        putchar('\n');
+    }
+    fputs("  --sandbox              (run) serve the StockX sandbox in-process "
+          "and point the client at it\n"
+          "\nThe script's arguments are in `arg`, as with the lua command.\n",
+          stdout);
+}
+
+/* --settings: the README's settings table, from the same descriptors. */
+static void print_settings(void)
+{
+    static const char *const types[] = {"URL", "secret", "file", "seconds",
+                                        "integer", "rate", "level", "format"};
+    puts("| setting | type | range | default | flag | environment | meaning |");
+    puts("|---|---|---|---|---|---|---|");
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
+        char range[64] = "";
+        if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
+            snprintf(range, sizeof range, "%g..%g", o->min, o->max);
+        printf("| `%s` | %s | %s | %s | %s%s%s | %s%s%s | %s |\n", o->name,
+               types[o->type], range, o->def ? o->def : "",
+               o->flag ? "`" : "", o->flag ? o->flag : "", o->flag ? "`" : "",
+               o->env ? "`" : "", o->env ? o->env : "", o->env ? "`" : "",
+               o->doc);
+    }
+}
 
 static int usage_error(const char *msg, const char *what)
 {
@@ -78,18 +106,34 @@ static int usage_error(const char *msg, const char *what)
 /* A global option with a value; 1 if argv[*i] was one, -1 on error. */
 static int global_flag(struct cli *o, int argc, char **argv, int *i)
 {
-    static const char *const map[][2] = {
-        {"--base-url", "base_url"},   {"--rate", "rate"},
-        {"--ca-file", "ca_file"},     {"--log-level", "log_level"},
-        {"--log-format", "log_format"}};
-    for (size_t k = 0; k < sizeof map / sizeof *map; k++) {
-        if (strcmp(argv[*i], map[k][0]) != 0)
+    char err[300];
+    const struct sx_opt *opt = sx_config_find_flag(argv[*i]);
+    if (!opt)
+        return 0;
+    if (*i + 1 >= argc)
+        return usage_error("missing value for", argv[*i]), -1;
+    const char *v = argv[++*i];
+    if (sx_config_set_text(&o->cfg, opt, v, strlen(v), err, sizeof err) < 0)
+        return fprintf(stderr, "stockx: %s: %s\n", argv[*i - 1], err), -1;
+    return 1;
+}
+
+/* Defaults, then the environment variables of the settings table. */
+static int config_from_env(struct sx_config *k)
+{
+    char err[300];
+    sx_config_defaults(k);
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
+        const char *v = o->env ? getenv(o->env) : NULL;
+        if (o->type == SX_OPT_URL && (!v || !*v))
+            v = o->def;
+        if (!v || !*v)
             continue;
-        if (*i + 1 >= argc || o->nflags + 2 > 16)
+        if (sx_config_set_text(k, o, v, strlen(v), err, sizeof err) < 0) {
+            fprintf(stderr, "stockx: %s: %s\n", o->env ? o->env : o->name,
+                    err);
             return -1;
-        o->flags[o->nflags++] = map[k][1];
-        o->flags[o->nflags++] = argv[++*i];
-        return 1;
+        }
     }
     return 0;
 }
@@ -124,11 +168,15 @@ static int parse_args(struct cli *o, int argc, char **argv)
         const char *a = argv[i];
         int g = global_flag(o, argc, argv, &i);
         if (g < 0)
-            return usage_error("missing value for", a);
+            return 2;
         if (g)
             continue;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             o->cmd = CMD_HELP;
+            return 0;
+        }
+        if (!strcmp(a, "--settings")) {
+            o->cmd = CMD_SETTINGS;
             return 0;
         }
         if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
@@ -210,30 +258,47 @@ static void preload(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* [-0, +0] stockx = require "stockx"; configure from env and flags. */
+/* [-0, +0] stockx = require "stockx" (the client is already configured). */
 static int setup_stockx(lua_State *L)
 {
-    struct cli *o = lua_touserdata(L, 1);
-    const char *base = getenv("STOCKX_BASE_URL");
     lua_getglobal(L, "require");
     lua_pushliteral(L, "stockx");
     lua_call(L, 1, 1);
-    lua_pushvalue(L, -1);
     lua_setglobal(L, "stockx");
-    lua_getfield(L, -1, "configure");
-    lua_newtable(L);
-    lua_pushstring(L, base && *base ? base : DEFAULT_BASE_URL);
-    lua_setfield(L, -2, "base_url");
-    lua_pushstring(L, getenv("STOCKX_API_KEY"));
-    lua_setfield(L, -2, "api_key");
-    lua_pushstring(L, getenv("STOCKX_ACCESS_TOKEN"));
-    lua_setfield(L, -2, "access_token");
-    for (int i = 0; i < o->nflags; i += 2) {
-        lua_pushstring(L, o->flags[i + 1]);
-        lua_setfield(L, -2, o->flags[i]);
-    }
-    lua_call(L, 1, 0);
     return 0;
+}
+
+/*
+ * [-0, +0] package.path gets the script's own directory first (so
+ * `require "helpers"` works from cron, whatever the working directory),
+ * then $XDG_CONFIG_HOME/stockx/lua (default ~/.config) for shared modules.
+ */
+static void setup_path(lua_State *L, const struct cli *o)
+{
+    luaL_Buffer b;
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    lua_getglobal(L, "package");
+    luaL_buffinit(L, &b);
+    if (o->cmd == CMD_RUN && strcmp(o->script, "-") != 0) {
+        const char *slash = strrchr(o->script, '/');
+        size_t n = slash ? (size_t)(slash - o->script) + 1 : 0;
+        for (int i = 0; i < 2; i++) {
+            luaL_addlstring(&b, o->script, n);
+            luaL_addstring(&b, i ? "?/init.lua;" : "?.lua;");
+        }
+    }
+    if (xdg && *xdg)
+        lua_pushfstring(L, "%s/stockx/lua/?.lua;", xdg);
+    else if (home && *home)
+        lua_pushfstring(L, "%s/.config/stockx/lua/?.lua;", home);
+    else
+        lua_pushliteral(L, "");
+    luaL_addvalue(&b);
+    lua_getfield(L, -2, "path");
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
 }
 
 /* [-0, +0] Starts the sandbox; for run --sandbox, points the client at it. */
@@ -271,6 +336,7 @@ static int start_script(lua_State *L)
     struct cli *o = lua_touserdata(L, 1);
     char **argv = lua_touserdata(L, 2);
     int argc = (int)lua_tointeger(L, 3), st, n = 0;
+    setup_path(L, o);
     if (o->cmd == CMD_EVAL)
         st = luaL_loadbuffer(L, o->script, strlen(o->script), "=(command line)");
     else
@@ -379,7 +445,7 @@ static int run(struct cli *o, struct event_base *base, lua_State *L,
 {
     /* only the command line and the environment can make this fail */
     if (protected(L, setup_stockx, o, argv, argc) < 0)
-        return 2;
+        return 1;
     if ((o->cmd == CMD_SANDBOX || o->sandbox) &&
         protected(L, start_sandbox, o, argv, argc) < 0)
         return 1;
@@ -397,12 +463,19 @@ static int run_all(struct cli *o, int argc, char **argv)
     struct event_base *base = event_base_new();
     struct sx_client *client = base ? sx_client_new(base, err, sizeof err)
                                     : NULL;
+    if (client && sx_client_set_config(client, &o->cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "stockx: %s\n", err);
+        sx_client_free(client);
+        client = NULL;
+        status = 2;
+    }
     lua_State *L = client ? luaL_newstate() : NULL;
     struct sx_rt *rt = L ? sx_rt_open(L, base, client) : NULL;
     struct event *sigev = NULL;
     if (!rt) {
-        fprintf(stderr, "stockx: cannot start: %s\n",
-                client ? "out of memory" : err);
+        if (status != 2)
+            fprintf(stderr, "stockx: cannot start: %s\n",
+                    client ? "out of memory" : err);
         goto out;
     }
     luaL_openlibs(L);
@@ -431,15 +504,25 @@ int main(int argc, char **argv)
 {
     struct cli o;
     memset(&o, 0, sizeof o);
+    if (config_from_env(&o.cfg) < 0)
+        return 2;
     int rc = parse_args(&o, argc, argv);
-    if (rc)
+    if (rc) {
+        sx_config_free(&o.cfg);
         return rc;
-    if (o.cmd == CMD_HELP) {
-        fputs(usage, stdout);
+    }
+    sx_log_setup((enum sx_log_level)o.cfg.log_level, o.cfg.log_json, stderr);
+    if (o.cmd == CMD_HELP || o.cmd == CMD_SETTINGS) {
+        if (o.cmd == CMD_HELP)
+            print_help();
+        else
+            print_settings();
+        sx_config_free(&o.cfg);
         return 0;
     }
     if (o.cmd == CMD_VERSION) {
         print_version();
+        sx_config_free(&o.cfg);
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -450,6 +533,7 @@ int main(int argc, char **argv)
     if (!sx_client_asynch_dns())
         sx_log(SX_LOG_WARN, "curl.no_async_dns", NULL, 0);
     rc = run_all(&o, argc, argv);
+    sx_config_free(&o.cfg);
     curl_global_cleanup();
     return rc;
 }

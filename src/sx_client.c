@@ -1,12 +1,12 @@
 /*
  * The pooled HTTP client (see sx_client.h): the admission queue with the
- * rate limiter, transfers on the curl multi handle that sx_multi drives,
- * and the retry rules.  Finished transfers are judged after curl has
- * returned, so retries and done callbacks never run inside a curl callback.
+ * rate limiter and each origin's 429 pause, transfers on the curl multi
+ * handle that sx_multi drives, and the retry decisions of sx_retry.
+ * Finished transfers are judged after curl has returned, so retries and
+ * done callbacks never run inside a curl callback.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +15,34 @@
 #include <unistd.h>
 
 #include "sx_client.h"
+#include "sx_easy.h"
+#include "sx_headers.h"
 #include "sx_limiter.h"
 #include "sx_log.h"
 #include "sx_multi.h"
 #include "sx_retry.h"
+#include "sx_time.h"
 #include "sx_url.h"
 
 #define SX_HEADERS_MAX ((size_t)256 << 10)
+#define SX_ORIGINS 16       /* other origins whose 429 pause we remember */
+#define SX_ORIGIN_MAX 256
 
 enum req_state { RQ_NEW, RQ_QUEUED, RQ_BACKOFF, RQ_RUNNING, RQ_DONE };
 
 struct sx_req {
     struct sx_client *c;
-    struct sx_req *prev, *next;  /* queue links */
+    struct sx_req *prev, *next;  /* queue links; done list by next */
     struct sx_req *all_prev, *all_next; /* every live request */
     CURLcode rc;                 /* curl's result of the last attempt */
     enum req_state state;
     char method[16];
     char *url;                   /* urlbuf.data */
     struct sx_buf urlbuf;
-    struct curl_slist *headers;  /* the caller's, then our defaults */
+    size_t origin_len;           /* "scheme://host:port" part of url */
+    struct curl_slist *headers;  /* the caller's */
+    struct curl_slist *sent;     /* this attempt's own list, or NULL */
+    struct sx_headers *hdrs;     /* defaults held while running */
     int has_accept;              /* the caller set Accept */
     int limited;                 /* under the base URL: limiter, auth */
     char *body;
@@ -68,21 +76,18 @@ struct sx_client {
     struct sx_req *done;         /* finished transfers, by next */
     struct event *queue_timer;   /* wakes the admission queue */
     struct sx_config cfg;
-    struct sx_gcra gcra;
-    double paused_until;         /* 429 pause when the limiter is off */
+    struct sx_headers *hdrs;     /* default headers of cfg */
+    struct sx_limiter lim;
+    double paused_until;         /* base URL's 429 pause (limiter off) */
+    struct {
+        char origin[SX_ORIGIN_MAX];
+        double until;
+    } pauses[SX_ORIGINS];        /* 429 pauses of other origins */
     struct sx_req *q_head, *q_tail;
     struct sx_req *all;          /* every request not yet freed */
     struct sx_req *free_reqs;    /* pool of finished requests (by next) */
-    struct curl_slist *hdr_base; /* Accept + credentials, for the base URL */
-    struct curl_slist *hdr_plain;/* Accept only, for other URLs */
-    struct curl_slist *retired[8]; /* replaced lists a transfer may use */
-    int n_retired;
     int n_free_reqs;
-    struct sx_easy {
-        CURL *easy;
-        int dirty;
-    } free_easy[64];
-    int n_free_easy;
+    struct sx_easy_pool easy;
     struct sx_stats st;
     unsigned gen;                /* configuration generation */
     int logged_pool;
@@ -90,46 +95,7 @@ struct sx_client {
 };
 
 static void pump_queue(struct sx_client *c);
-
-/* ---- configuration ---------------------------------------------------- */
-
-void sx_config_defaults(struct sx_config *k)
-{
-    memset(k, 0, sizeof *k);
-    k->timeout = 30;
-    k->connect_timeout = 10;
-    k->max_connections = 100;
-    k->max_idle = 20;
-    k->idle_timeout = 300;
-    k->rate_on = 1;
-    k->rate = 1;
-    k->period = 1;
-    k->burst = 1;
-    k->max_attempts = 5;
-    k->max_retry_after = 300;
-    k->transient_attempts = 3;
-    k->backoff_base = 1;
-    k->backoff_cap = 60;
-    k->max_body = SX_BUF_MAX_DEFAULT;
-}
-
-int sx_config_set_str(char **slot, const char *v)
-{
-    char *copy = NULL;
-    if (v && !(copy = strdup(v)))
-        return -1;
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
-void sx_config_free(struct sx_config *k)
-{
-    sx_config_set_str(&k->base_url, NULL);
-    sx_config_set_str(&k->api_key, NULL);
-    sx_config_set_str(&k->access_token, NULL);
-    sx_config_set_str(&k->ca_file, NULL);
-}
+static void complete(struct sx_req *r, enum sx_err err);
 
 const char *sx_err_name(enum sx_err e)
 {
@@ -138,13 +104,6 @@ const char *sx_err_name(enum sx_err e)
         "too_large", "cancelled", "transport"};
     return (unsigned)e < sizeof names / sizeof *names ? names[e]
                                                       : "transport";
-}
-
-double sx_client_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int sx_client_asynch_dns(void)
@@ -217,15 +176,6 @@ static void log_req(enum sx_log_level lvl, const char *event,
     sx_log(lvl, event, f, sizeof f / sizeof *f);
 }
 
-/* ---- the loop ------------------------------------------------------- */
-
-static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pump_queue(arg);
-}
-
 /* ---- transfer callbacks (no curl or Lua calls in here) --------------- */
 
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
@@ -267,145 +217,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* ---- default headers ------------------------------------------------- */
-
-static int has_crlf(const char *s)
-{
-    return strchr(s, '\r') || strchr(s, '\n');
-}
-
-/*
- * Appends "prefix value" to *l (value NULL: nothing).  The temporary copy
- * is wiped: it may be a secret.  0, or -1 out of memory.
- */
-static int append2(struct curl_slist **l, const char *prefix,
-                   const char *value)
-{
-    if (!value)
-        return 0;
-    size_t n = strlen(prefix) + strlen(value) + 1;
-    char *line = malloc(n);
-    if (!line)
-        return -1;
-    snprintf(line, n, "%s%s", prefix, value);
-    struct curl_slist *nl = curl_slist_append(*l, line);
-    memset(line, 0, n);
-    free(line);
-    if (!nl)
-        return -1;
-    *l = nl;
-    return 0;
-}
-
-static void wipe_list(struct curl_slist *l)
-{
-    for (struct curl_slist *p = l; p; p = p->next)
-        memset(p->data, 0, strlen(p->data));
-    curl_slist_free_all(l);
-}
-
-/* Keeps a replaced list until shutdown: a queued transfer may still use it. */
-static void retire(struct sx_client *c, struct curl_slist *l)
-{
-    if (!l)
-        return;
-    if (c->n_retired == (int)(sizeof c->retired / sizeof *c->retired)) {
-        wipe_list(c->retired[0]);
-        memmove(c->retired, c->retired + 1,
-                sizeof *c->retired * (size_t)(c->n_retired - 1));
-        c->n_retired--;
-    }
-    c->retired[c->n_retired++] = l;
-}
-
-/*
- * Requests without headers of their own share these two lists, built once
- * per configuration instead of once per request.
- */
-static int build_default_headers(struct sx_client *c, char *err,
-                                 size_t errlen)
-{
-    const struct sx_config *k = &c->cfg;
-    struct curl_slist *plain = NULL, *base = NULL;
-    if ((k->api_key && has_crlf(k->api_key)) ||
-        (k->access_token && has_crlf(k->access_token))) {
-        snprintf(err, errlen, "the API key or access token contains CR or LF");
-        return -1;
-    }
-    if (append2(&plain, "Accept: ", "application/json") < 0 ||
-        append2(&base, "Accept: ", "application/json") < 0 ||
-        append2(&base, "x-api-key: ", k->api_key) < 0 ||
-        append2(&base, "Authorization: Bearer ", k->access_token) < 0) {
-        curl_slist_free_all(plain);
-        wipe_list(base);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    retire(c, c->hdr_base);
-    retire(c, c->hdr_plain);
-    c->hdr_base = base;
-    c->hdr_plain = plain;
-    return 0;
-}
-
-/*
- * A request with headers of its own (or a download, which wants no JSON
- * Accept) gets the defaults appended to its list; others share one.
- */
-static int finish_headers(struct sx_req *r)
-{
-    const struct sx_config *k = &r->c->cfg;
-    int download = r->sink_fd >= 0;
-    if (!r->headers && !download)
-        return 0;
-    if (!download && !r->has_accept &&
-        append2(&r->headers, "Accept: ", "application/json") < 0)
-        return -1;
-    if (r->limited &&
-        (append2(&r->headers, "x-api-key: ", k->api_key) < 0 ||
-         append2(&r->headers, "Authorization: Bearer ", k->access_token) < 0))
-        return -1;
-    return 0;
-}
-
-static struct curl_slist *req_headers(const struct sx_req *r)
-{
-    if (r->headers || r->sink_fd >= 0)
-        return r->headers;
-    return r->limited ? r->c->hdr_base : r->c->hdr_plain;
-}
-
 /* ---- starting a transfer --------------------------------------------- */
 
 /* A plain GET leaves no option behind that the next request must undo. */
 static int is_plain_get(const struct sx_req *r)
 {
     return strcmp(r->method, "GET") == 0 && !r->has_body;
-}
-
-/*
- * Easy handles are reused (curl keeps per-handle state worth keeping);
- * a handle that carried anything but a plain GET is reset first.
- */
-static CURL *get_easy(struct sx_client *c)
-{
-    if (c->n_free_easy > 0) {
-        struct sx_easy *fe = &c->free_easy[--c->n_free_easy];
-        if (fe->dirty)
-            curl_easy_reset(fe->easy);
-        return fe->easy;
-    }
-    return curl_easy_init();
-}
-
-static void put_easy(struct sx_client *c, CURL *e, int dirty)
-{
-    if (c->n_free_easy < (int)(sizeof c->free_easy / sizeof *c->free_easy)) {
-        c->free_easy[c->n_free_easy].easy = e;
-        c->free_easy[c->n_free_easy++].dirty = dirty;
-    } else {
-        curl_easy_cleanup(e);
-    }
 }
 
 static void set_method(CURL *e, const struct sx_req *r)
@@ -427,6 +244,36 @@ static void set_method(CURL *e, const struct sx_req *r)
     }
 }
 
+/*
+ * The attempt's headers: the shared defaults of the configuration now in
+ * force (held until the attempt ends), or, for a request with headers of
+ * its own or a download, a list composed with the current credentials.
+ */
+static int attempt_headers(struct sx_client *c, struct sx_req *r)
+{
+    int download = r->sink_fd >= 0;
+    r->hdrs = sx_headers_ref(c->hdrs);
+    if (!r->headers && !download)
+        return 0;
+    r->sent = sx_headers_compose(c->hdrs, r->headers,
+                                 !download && !r->has_accept, r->limited);
+    return r->sent ? 0 : -1;
+}
+
+static void release_headers(struct sx_req *r)
+{
+    sx_headers_free_list(r->sent);
+    r->sent = NULL;
+    sx_headers_unref(r->hdrs);
+    r->hdrs = NULL;
+}
+
+/* Milliseconds for curl; the settings' bounds keep this in range. */
+static long ms(double s)
+{
+    return s > 0 && s < 1e9 ? (long)(s * 1000) : 0;
+}
+
 static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
 {
     const struct sx_config *k = &c->cfg;
@@ -438,7 +285,9 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req_headers(r));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                     r->sent ? r->sent : sx_headers_shared(r->hdrs,
+                                                           r->limited));
     /*
      * Wait for a connection that can multiplex (HTTP/2 is TLS-only here);
      * set both ways, since handles are reused without a reset.
@@ -447,9 +296,8 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
                      strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(r->timeout * 1000));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(k->connect_timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms(r->timeout));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms(k->connect_timeout));
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)k->idle_timeout);
     if (k->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, k->ca_file);
@@ -469,7 +317,15 @@ static void reset_results(struct sx_req *r)
     }
 }
 
-static void complete(struct sx_req *r, enum sx_err err);
+/* Takes r off the multi handle; its easy handle goes back to the pool. */
+static void stop_transfer(struct sx_client *c, struct sx_req *r, int dirty)
+{
+    curl_multi_remove_handle(c->multi, r->easy);
+    sx_easy_put(&c->easy, r->easy, dirty);
+    r->easy = NULL;
+    c->st.in_flight--;
+    release_headers(r);
+}
 
 static void start_transfer(struct sx_client *c, struct sx_req *r)
 {
@@ -479,8 +335,12 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
     }
     reset_results(r);
     r->attempts++;
-    r->easy = get_easy(c);
-    if (!r->easy) {
+    r->easy = sx_easy_get(&c->easy);
+    if (!r->easy || attempt_headers(c, r) < 0) {
+        if (r->easy)
+            sx_easy_put(&c->easy, r->easy, 1);
+        r->easy = NULL;
+        release_headers(r);
         snprintf(r->errbuf, sizeof r->errbuf, "out of memory");
         complete(r, SX_E_OTHER);
         return;
@@ -492,9 +352,7 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
     c->st.in_flight++;
     CURLMcode rc = curl_multi_add_handle(c->multi, r->easy);
     if (rc != CURLM_OK) {
-        c->st.in_flight--;
-        put_easy(c, r->easy, 1);
-        r->easy = NULL;
+        stop_transfer(c, r, 1);
         snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_multi_strerror(rc));
         complete(r, SX_E_OTHER);
     }
@@ -534,45 +392,124 @@ static void q_push(struct sx_client *c, struct sx_req *r, int front)
     c->st.queued++;
 }
 
-/* Only requests to the base URL are rate limited. */
-static int is_limited(const struct sx_client *c, const struct sx_req *r)
-{
-    (void)c;
-    return r->limited;
-}
-
 static double limiter_wait(const struct sx_client *c, double now)
 {
     if (c->cfg.rate_on)
-        return sx_gcra_wait(&c->gcra, now);
+        return sx_limiter_wait(&c->lim, now);
     return c->paused_until > now ? c->paused_until - now : 0;
+}
+
+/* ---- other origins' 429 pauses ----------------------------------------- */
+
+static int same_origin(const struct sx_req *r, const char *origin)
+{
+    return strlen(origin) == r->origin_len &&
+           strncasecmp(r->url, origin, r->origin_len) == 0;
+}
+
+/* Seconds until r's origin (not the base URL) may be asked again. */
+static double origin_wait(const struct sx_client *c, const struct sx_req *r,
+                          double now)
+{
+    for (int i = 0; i < SX_ORIGINS; i++)
+        if (c->pauses[i].until > now && same_origin(r, c->pauses[i].origin))
+            return c->pauses[i].until - now;
+    return 0;
+}
+
+/* Pauses r's origin until `until` (replacing an expired or the oldest). */
+static void pause_origin(struct sx_client *c, const struct sx_req *r,
+                         double until)
+{
+    int slot = 0;
+    if (r->origin_len >= SX_ORIGIN_MAX)
+        return;
+    for (int i = 0; i < SX_ORIGINS; i++) {
+        if (same_origin(r, c->pauses[i].origin)) {
+            slot = i;
+            break;
+        }
+        if (c->pauses[i].until < c->pauses[slot].until)
+            slot = i;
+    }
+    if (same_origin(r, c->pauses[slot].origin) &&
+        c->pauses[slot].until > until)
+        return;
+    memcpy(c->pauses[slot].origin, r->url, r->origin_len);
+    c->pauses[slot].origin[r->origin_len] = '\0';
+    c->pauses[slot].until = until;
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct sx_req *r = arg;
+    (void)fd;
+    (void)what;
+    q_push(r->c, r, 1);
+    pump_queue(r->c);
+}
+
+/* Parks r on its own timer for wait seconds, then puts it first in line. */
+static void park(struct sx_req *r, double wait)
+{
+    struct sx_client *c = r->c;
+    if (!r->backoff_ev)
+        r->backoff_ev = evtimer_new(c->base, on_backoff, r);
+    if (!r->backoff_ev || wait <= 0) {
+        q_push(c, r, 1);
+        return;
+    }
+    r->state = RQ_BACKOFF;
+    struct timeval tv = sx_time_tv(wait);
+    evtimer_add(r->backoff_ev, &tv);
 }
 
 static void arm_queue_timer(struct sx_client *c, double wait)
 {
-    struct timeval tv;
-    tv.tv_sec = (time_t)wait;
-    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6) + 1;
+    struct timeval tv = sx_time_tv(wait + 1e-6);
     evtimer_add(c->queue_timer, &tv);
+}
+
+/* 1 if the head may start now; 0 if the queue must wait (timer armed). */
+static int admit_head(struct sx_client *c, struct sx_req *r)
+{
+    double now = sx_time_now(), wait;
+    if (!r->limited) {
+        if ((wait = origin_wait(c, r, now)) > 0) {
+            q_unlink(c, r);
+            park(r, wait); /* let the others by meanwhile */
+            return -1;
+        }
+        return 1;
+    }
+    if ((wait = limiter_wait(c, now)) > 0) {
+        arm_queue_timer(c, wait);
+        return 0;
+    }
+    if (c->cfg.rate_on)
+        sx_limiter_admit(&c->lim, now);
+    return 1;
 }
 
 static void pump_queue(struct sx_client *c)
 {
     while (c->q_head && c->st.in_flight < c->cfg.max_connections) {
         struct sx_req *r = c->q_head;
-        if (is_limited(c, r)) {
-            double now = sx_client_now();
-            double wait = limiter_wait(c, now);
-            if (wait > 0) {
-                arm_queue_timer(c, wait);
-                return;
-            }
-            if (c->cfg.rate_on)
-                sx_gcra_admit(&c->gcra, now);
-        }
+        int ok = admit_head(c, r);
+        if (ok == 0)
+            return;
+        if (ok < 0)
+            continue;
         q_unlink(c, r);
         start_transfer(c, r);
     }
+}
+
+static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump_queue(arg);
 }
 
 void sx_client_flush(struct sx_client *c)
@@ -584,11 +521,9 @@ void sx_client_flush(struct sx_client *c)
 int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
 {
     struct sx_client *c = r->c;
-    if (finish_headers(r) < 0)
-        return -1;
     r->done = done;
     r->ud = ud;
-    r->submitted = sx_client_now();
+    r->submitted = sx_time_now();
     c->st.requests++;
     c->st.pending++;
     q_push(c, r, 0);
@@ -657,6 +592,7 @@ const char *sx_header_find(const struct sx_buf *h, const char *name,
     return NULL;
 }
 
+/* The attempt's Retry-After in seconds, or -1. */
 static double parse_retry_after(const struct sx_req *r)
 {
     char v[128];
@@ -674,91 +610,65 @@ static double parse_retry_after(const struct sx_req *r)
     return secs;
 }
 
-static void on_backoff(evutil_socket_t fd, short what, void *arg)
+static int transport_class(enum sx_err e)
 {
-    struct sx_req *r = arg;
-    (void)fd;
-    (void)what;
-    q_push(r->c, r, 1);
-    pump_queue(r->c);
+    if (e == SX_OK)
+        return 0;
+    return e == SX_E_CONNECT || e == SX_E_TIMEOUT || e == SX_E_RESET ||
+                   e == SX_E_DNS
+               ? 1
+               : 2;
 }
 
-static void schedule_retry(struct sx_req *r, double wait)
+/* A 429: the origin waits (all of its requests); r goes first after it. */
+static void pause_for_429(struct sx_req *r, double wait)
 {
     struct sx_client *c = r->c;
+    double until = sx_time_now() + wait;
+    log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
     c->st.retries++;
-    if (wait <= 0) {
-        q_push(c, r, 1);
+    if (!r->limited) {
+        pause_origin(c, r, until);
+        park(r, wait);
         return;
     }
-    if (!r->backoff_ev)
-        r->backoff_ev = evtimer_new(c->base, on_backoff, r);
-    if (!r->backoff_ev) {
-        q_push(c, r, 1);
-        return;
-    }
-    r->state = RQ_BACKOFF;
-    struct timeval tv;
-    tv.tv_sec = (time_t)wait;
-    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
-    evtimer_add(r->backoff_ev, &tv);
-}
-
-/* 429: pause the limiter for everyone; the request goes first after it. */
-static int retry_429(struct sx_req *r)
-{
-    struct sx_client *c = r->c;
-    const struct sx_config *k = &c->cfg;
-    c->st.status_429++;
-    r->retry_after = parse_retry_after(r);
-    if (r->retry_after > k->max_retry_after) {
-        log_req(SX_LOG_WARN, "retry.gave_up", r, r->retry_after,
-                "retry_after_too_long");
-        return 0;
-    }
-    if (r->attempts >= k->max_attempts) {
-        log_req(SX_LOG_WARN, "retry.gave_up", r, -1, "max_attempts");
-        return 0;
-    }
-    double wait = r->retry_after >= 0
-                      ? r->retry_after
-                      : sx_backoff(r->attempts, 1, 60, rand01(c));
-    double until = sx_client_now() + wait;
-    if (k->rate_on)
-        sx_gcra_pause(&c->gcra, until);
+    if (c->cfg.rate_on)
+        sx_limiter_pause(&c->lim, until);
     if (until > c->paused_until)
         c->paused_until = until;
-    log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
-    schedule_retry(r, 0);
-    return 1;
+    q_push(c, r, 1);
 }
 
-static int is_transient(const struct sx_req *r)
+/* Retries r if sx_retry says so; 1 if it did. */
+static int maybe_retry(struct sx_client *c, struct sx_req *r)
 {
-    if (r->err == SX_E_CONNECT || r->err == SX_E_TIMEOUT ||
-        r->err == SX_E_RESET || r->err == SX_E_DNS)
-        return 1;
-    return r->err == SX_OK &&
-           (r->status == 502 || r->status == 503 || r->status == 504);
-}
-
-static int retry_transient(struct sx_req *r)
-{
-    struct sx_client *c = r->c;
     const struct sx_config *k = &c->cfg;
-    if (!r->idempotent || !is_transient(r))
-        return 0;
-    if (r->attempts >= k->transient_attempts)
-        return 0;
-    double wait = sx_backoff(r->attempts, k->backoff_base, k->backoff_cap,
-                             rand01(c));
-    double ra = r->status == 503 ? parse_retry_after(r) : -1;
-    if (ra > wait && ra <= k->max_retry_after)
-        wait = ra;
-    log_req(SX_LOG_WARN, "retry.transient", r, wait,
-            r->err ? sx_err_name(r->err) : NULL);
-    schedule_retry(r, wait);
-    return 1;
+    struct sx_retry_policy p = {(int)k->max_attempts, k->max_retry_after,
+                                (int)k->transient_attempts, k->backoff_base,
+                                k->backoff_cap};
+    struct sx_retry_attempt a = {r->attempts, r->idempotent,
+                                 transport_class(r->err), r->status, -1};
+    struct sx_retry_decision d;
+    if (r->err == SX_OK && (r->status == 429 || r->status == 503) &&
+        (a.retry_after = parse_retry_after(r)) >= 0)
+        r->retry_after = a.retry_after;
+    if (r->err == SX_OK && r->status == 429)
+        c->st.status_429++;
+    sx_retry_decide(&p, &a, rand01(c), &d);
+    if (d.action == SX_RETRY_PAUSE) {
+        pause_for_429(r, d.wait);
+        return 1;
+    }
+    if (d.action == SX_RETRY_BACKOFF) {
+        log_req(SX_LOG_WARN, "retry.transient", r, d.wait,
+                r->err ? sx_err_name(r->err) : NULL);
+        c->st.retries++;
+        park(r, d.wait);
+        return 1;
+    }
+    if (r->err == SX_OK && r->status == 429 && d.reason)
+        log_req(SX_LOG_WARN, "retry.gave_up", r, r->retry_after, d.reason);
+    return 0;
 }
 
 static void complete(struct sx_req *r, enum sx_err err)
@@ -791,8 +701,10 @@ static void record_info(struct sx_req *r)
     curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns);
     r->c->st.connections += conns;
     if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK &&
-        u && strcmp(u, r->url) != 0)
-        sx_config_set_str(&r->eff_url, u);
+        u && strcmp(u, r->url) != 0) {
+        free(r->eff_url);
+        r->eff_url = strdup(u);
+    }
 }
 
 /* Called after curl returned; may start new transfers. */
@@ -800,20 +712,15 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
                            CURLcode rc)
 {
     record_info(r);
-    curl_multi_remove_handle(c->multi, r->easy);
-    put_easy(c, r->easy, !is_plain_get(r) || r->sink_fd >= 0 ||
-                             r->easy_gen != c->gen);
-    r->easy = NULL;
-    c->st.in_flight--;
+    stop_transfer(c, r, !is_plain_get(r) || r->sink_fd >= 0 ||
+                            r->easy_gen != c->gen);
     enum sx_err err = map_curl(rc);
     if (rc == CURLE_WRITE_ERROR && r->write_failed)
         err = r->write_failed == 1 ? SX_E_IO : SX_E_TOO_LARGE;
     if (err != SX_OK && !r->errbuf[0])
         snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(rc));
     r->err = err;
-    if (err == SX_OK && r->status == 429 && retry_429(r))
-        return;
-    if (retry_transient(r))
+    if (maybe_retry(c, r))
         return;
     complete(r, err);
 }
@@ -846,6 +753,7 @@ static void after_action(void *ud)
 struct sx_client *sx_client_new(struct event_base *base, char *err,
                                 size_t errlen)
 {
+    struct sx_config k;
     struct sx_client *c = calloc(1, sizeof *c);
     if (!c)
         goto oom;
@@ -861,7 +769,8 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     c->queue_timer = evtimer_new(base, on_queue_timer, c);
     if (!c->queue_timer)
         goto oom;
-    if (sx_client_reconfigure(c, err, errlen) < 0)
+    sx_config_defaults(&k);
+    if (sx_client_set_config(c, &k, err, errlen) < 0)
         goto fail;
     return c;
 oom:
@@ -871,33 +780,44 @@ fail:
     return NULL;
 }
 
-int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
+/* The limiter follows a new rate, keeping its debt and any pause. */
+static void apply_rate(struct sx_client *c, const struct sx_config *k)
 {
-    struct sx_config *k = &c->cfg;
-    if (k->rate_on && (k->rate <= 0 || k->period <= 0 || k->burst < 1)) {
-        snprintf(err, errlen, "rate must be > 0 per period > 0, burst >= 1");
+    double tat = c->lim.tat, paused = c->lim.paused_until;
+    if (!k->rate_on)
+        return;
+    sx_limiter_init(&c->lim, k->rate, k->period, k->burst);
+    c->lim.tat = tat;
+    if (paused > 0)
+        sx_limiter_pause(&c->lim, paused);
+    if (c->paused_until > 0)
+        sx_limiter_pause(&c->lim, c->paused_until);
+}
+
+int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
+                         char *err, size_t errlen)
+{
+    struct sx_config nk;
+    if (sx_config_copy(&nk, k) < 0) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (k->max_connections < 1 || k->max_idle < 0 || k->timeout <= 0 ||
-        k->connect_timeout <= 0) {
-        snprintf(err, errlen, "connection limits and timeouts must be > 0");
+    struct sx_headers *h = sx_headers_new(nk.api_key, nk.access_token, err,
+                                          errlen);
+    if (!h) {
+        sx_config_free(&nk);
         return -1;
     }
-    double tat = c->gcra.tat, paused = c->gcra.paused_until;
-    if (k->rate_on) {
-        sx_gcra_init(&c->gcra, k->rate, k->period, k->burst);
-        c->gcra.tat = tat;
-        if (paused > 0)
-            sx_gcra_pause(&c->gcra, paused);
-    }
-    if (build_default_headers(c, err, errlen) < 0)
-        return -1;
+    sx_headers_unref(c->hdrs);
+    c->hdrs = h;
+    sx_config_free(&c->cfg);
+    c->cfg = nk;
+    apply_rate(c, &c->cfg);
     /* handles set up before now carry options of the old configuration */
     c->gen++;
-    for (int i = 0; i < c->n_free_easy; i++)
-        c->free_easy[i].dirty = 1;
+    sx_easy_dirty_all(&c->easy);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      k->max_connections);
+                      c->cfg.max_connections);
     /*
      * curl's MAXCONNECTS bounds its whole connection cache, busy
      * connections included: a bound of max_idle with more transfers than
@@ -907,11 +827,18 @@ int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
      * max_idle spare ones; idle ones expire after idle_timeout.
      */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
-                      k->max_connections + k->max_idle);
+                      c->cfg.max_connections + c->cfg.max_idle);
+    if (c->q_head && !evtimer_pending(c->queue_timer, NULL)) {
+        struct timeval tv = {0, 0}; /* a larger pool may start more */
+        evtimer_add(c->queue_timer, &tv);
+    }
     return 0;
 }
 
-struct sx_config *sx_client_config(struct sx_client *c) { return &c->cfg; }
+const struct sx_config *sx_client_config(const struct sx_client *c)
+{
+    return &c->cfg;
+}
 
 void sx_client_stats(const struct sx_client *c, struct sx_stats *out)
 {
@@ -919,18 +846,12 @@ void sx_client_stats(const struct sx_client *c, struct sx_stats *out)
     out->sockets = c->m ? sx_multi_sockets(c->m) : 0;
 }
 
-/* Requests still owned by callers at shutdown are freed here. */
-static void cancel_all(struct sx_client *c)
-{
-    while (c->all)
-        sx_req_free(c->all);
-}
-
 void sx_client_free(struct sx_client *c)
 {
     if (!c)
         return;
-    cancel_all(c);
+    while (c->all) /* requests still owned by callers at shutdown */
+        sx_req_free(c->all);
     while (c->free_reqs) {
         struct sx_req *r = c->free_reqs;
         c->free_reqs = r->next;
@@ -941,12 +862,8 @@ void sx_client_free(struct sx_client *c)
     }
     if (c->logged_pool)
         log_pool(c, "pool.closed");
-    wipe_list(c->hdr_base);
-    curl_slist_free_all(c->hdr_plain);
-    while (c->n_retired > 0)
-        wipe_list(c->retired[--c->n_retired]);
-    while (c->n_free_easy > 0)
-        curl_easy_cleanup(c->free_easy[--c->n_free_easy].easy);
+    sx_headers_unref(c->hdrs);
+    sx_easy_free_all(&c->easy);
     sx_multi_free(c->m);
     if (c->queue_timer)
         event_free(c->queue_timer);
@@ -971,7 +888,7 @@ static struct sx_req *req_alloc(struct sx_client *c)
         r = calloc(1, sizeof *r);
         if (r) {
             sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
-            sx_buf_init(&r->body_buf, c->cfg.max_body);
+            sx_buf_init(&r->body_buf, (size_t)c->cfg.max_body);
             sx_buf_init(&r->urlbuf, 64 << 10);
         }
         return r;
@@ -983,7 +900,7 @@ static struct sx_req *req_alloc(struct sx_client *c)
     r->hbuf = h;
     r->body_buf = b;
     r->urlbuf = u;
-    r->body_buf.max = c->cfg.max_body;
+    r->body_buf.max = (size_t)c->cfg.max_body;
     return r;
 }
 
@@ -1030,9 +947,17 @@ static int is_idempotent(const char *m)
            !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
 }
 
+/* Length of "scheme://authority" at the start of an absolute URL. */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    return (size_t)(p + strcspn(p, "/?#") - url);
+}
+
 /*
  * Joins path (absolute, or relative to the base URL) and an encoded query
- * into the request's own buffer.
+ * into the request's own buffer, without dot segments.
  */
 static int set_url(struct sx_req *r, const char *path, const char *query,
                    char *err, size_t errlen)
@@ -1064,6 +989,9 @@ static int set_url(struct sx_req *r, const char *path, const char *query,
             return -1;
         }
     }
+    if (sx_url_remove_dots(&r->urlbuf, err, errlen) < 0)
+        return -1;
+    r->origin_len = origin_len(r->url);
     r->limited = base && sx_url_has_prefix(r->url, base);
     return 0;
 }
@@ -1087,29 +1015,11 @@ int sx_req_set(struct sx_req *r, const char *method, const char *path,
     return set_url(r, path, query, err, errlen);
 }
 
-int sx_req_header(struct sx_req *r, const char *name, const char *value,
-                  char *err, size_t errlen)
+int sx_req_header(struct sx_req *r, const char *name, size_t nlen,
+                  const char *value, size_t vlen, char *err, size_t errlen)
 {
-    if (!*name || has_crlf(name) || strchr(name, ':') || has_crlf(value)) {
-        snprintf(err, errlen, "header %s contains CR, LF or ':'",
-                 has_crlf(name) ? "name" : "value");
+    if (sx_headers_add(&r->headers, name, nlen, value, vlen, err, errlen) < 0)
         return -1;
-    }
-    size_t n = strlen(name), m = strlen(value);
-    char *line = malloc(n + m + 3);
-    if (!line)
-        return -1;
-    /* "Name;" sends an empty header; "Name:" would remove it */
-    if (m)
-        sprintf(line, "%s: %s", name, value);
-    else
-        sprintf(line, "%s;", name);
-    struct curl_slist *l = curl_slist_append(r->headers, line);
-    memset(line, 0, n + m + 2); /* may hold a secret */
-    free(line);
-    if (!l)
-        return -1;
-    r->headers = l;
     r->has_accept |= strcasecmp(name, "accept") == 0;
     return 0;
 }
@@ -1154,10 +1064,7 @@ void sx_req_cancel(struct sx_req *r)
         event_del(r->backoff_ev);
         break;
     case RQ_RUNNING:
-        curl_multi_remove_handle(c->multi, r->easy);
-        put_easy(c, r->easy, 1);
-        r->easy = NULL;
-        c->st.in_flight--;
+        stop_transfer(c, r, 1);
         break;
     default:
         return; /* not submitted, or already done */
@@ -1177,8 +1084,10 @@ void sx_req_free(struct sx_req *r)
     if (r->easy) {
         curl_multi_remove_handle(c->multi, r->easy);
         curl_easy_cleanup(r->easy);
+        r->easy = NULL;
         c->st.in_flight--;
     }
+    release_headers(r);
     if (r->backoff_ev)
         event_free(r->backoff_ev);
     if (r->all_prev)
@@ -1187,7 +1096,7 @@ void sx_req_free(struct sx_req *r)
         c->all = r->all_next;
     if (r->all_next)
         r->all_next->all_prev = r->all_prev;
-    wipe_list(r->headers); /* may hold secrets */
+    sx_headers_free_list(r->headers); /* may hold secrets */
     free(r->body);
     free(r->eff_url);
     req_release(c, r);
@@ -1205,6 +1114,6 @@ void sx_req_result(const struct sx_req *r, struct sx_result *out)
     out->method = r->method;
     out->http_version = r->version[0] ? r->version : "1.1";
     out->attempts = r->attempts;
-    out->elapsed = sx_client_now() - r->submitted;
+    out->elapsed = sx_time_now() - r->submitted;
     out->retry_after = r->retry_after;
 }

@@ -2,14 +2,15 @@
  * The pooled HTTP client: one libcurl multi handle driven by a libevent
  * loop (socket-action API), one admission queue in front of it where the
  * rate limiter lives, and the retry rules (429 with Retry-After, transient
- * failures with full-jitter backoff).  It never calls Lua: a finished
- * request is handed back through its done callback, from the loop's top
- * level (never from inside a curl callback).
+ * failures with full-jitter backoff, decided by sx_retry).  It never calls
+ * Lua: a finished request is handed back through its done callback, from
+ * the loop's top level (never from inside a curl callback).
  */
 #ifndef SX_CLIENT_H
 #define SX_CLIENT_H
 #include <stddef.h>
 #include "sx_buf.h"
+#include "sx_config.h"
 
 struct event_base;
 struct sx_client;
@@ -31,31 +32,6 @@ enum sx_err {
 };
 const char *sx_err_name(enum sx_err e);
 
-struct sx_config {
-    char *base_url;     /* owned strings; NULL = unset */
-    char *api_key;
-    char *access_token;
-    char *ca_file;
-    double timeout;         /* total per attempt, seconds */
-    double connect_timeout;
-    long max_connections;   /* transfers in flight (and connections) */
-    long max_idle;          /* idle connections kept */
-    double idle_timeout;    /* idle connections expire after this */
-    int rate_on;
-    double rate, period, burst;
-    int max_attempts;        /* 429: attempts in all */
-    double max_retry_after;  /* 429: longer Retry-After fails at once */
-    int transient_attempts;  /* connect/timeout/reset/502/503/504 */
-    double backoff_base, backoff_cap;
-    size_t max_body;
-};
-
-/* Fills c with the defaults (no strings set). */
-void sx_config_defaults(struct sx_config *c);
-void sx_config_free(struct sx_config *c);
-/* Replaces the owned string *slot with a copy of v (NULL clears). */
-int sx_config_set_str(char **slot, const char *v);
-
 struct sx_stats {
     long requests;     /* submitted */
     long attempts;     /* transfers started */
@@ -73,11 +49,16 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
                                 size_t errlen);
 /* Cancels every request (their done callbacks are not called). */
 void sx_client_free(struct sx_client *c);
-/* The live configuration; call sx_client_reconfigure after changing it. */
-struct sx_config *sx_client_config(struct sx_client *c);
-int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen);
+/* The live configuration (read only). */
+const struct sx_config *sx_client_config(const struct sx_client *c);
+/*
+ * Replaces the configuration with a copy of k, all or nothing: on -1 (with
+ * a reason in err) nothing changed.  Running transfers keep the headers
+ * they started with; queued ones pick up the new credentials.
+ */
+int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
+                         char *err, size_t errlen);
 void sx_client_stats(const struct sx_client *c, struct sx_stats *out);
-double sx_client_now(void); /* monotonic seconds */
 int sx_client_asynch_dns(void); /* 1 if curl resolves names without blocking */
 
 /* ---- one request ------------------------------------------------------ */
@@ -87,15 +68,17 @@ typedef void (*sx_req_done_fn)(struct sx_req *r, void *ud);
 struct sx_req *sx_req_new(struct sx_client *c);
 /*
  * Method, and the URL: path is absolute (http/https) or relative to the
- * base URL; query is already encoded (or NULL).  0, or -1 with a message
+ * base URL; query is already encoded (or NULL).  Dot segments are removed
+ * before the URL is compared with the base URL.  0, or -1 with a message
  * in err (bad method or URL).
  */
 int sx_req_set(struct sx_req *r, const char *method, const char *path,
                const char *query, char *err, size_t errlen);
-/* A header of the caller's; CR or LF in it is refused. */
-int sx_req_header(struct sx_req *r, const char *name, const char *value,
-                  char *err, size_t errlen);
+/* A header of the caller's (checked by sx_headers_add). */
+int sx_req_header(struct sx_req *r, const char *name, size_t nlen,
+                  const char *value, size_t vlen, char *err, size_t errlen);
 int sx_req_body(struct sx_req *r, const char *body, size_t len);
+/* timeout in seconds (<= 0: the configured one); idempotent -1: by method */
 void sx_req_options(struct sx_req *r, double timeout, int idempotent);
 /* Streams a 2xx body into fd instead of memory (downloads). */
 void sx_req_sink(struct sx_req *r, int fd);

@@ -281,3 +281,47 @@ double sx_backoff(int attempt, double base, double cap, double u)
         top = cap;
     return u * top;
 }
+
+/* TEMPORARY: replaced by the pure-branch version at merge. */
+void sx_retry_decide(const struct sx_retry_policy *p,
+                     const struct sx_retry_attempt *a, double u,
+                     struct sx_retry_decision *out)
+{
+    out->action = SX_RETRY_GIVE_UP;
+    out->wait = 0;
+    out->reason = NULL;
+    if (a->transport_error == 0 && a->status == 429) {
+        if (a->retry_after > p->max_retry_after)
+            out->reason = "retry_after_too_long";
+        else if (a->attempts >= p->max_attempts)
+            out->reason = "max_attempts";
+        else {
+            out->action = SX_RETRY_PAUSE;
+            out->reason = "429";
+            out->wait = a->retry_after >= 0 ? a->retry_after
+                        : sx_backoff(a->attempts, p->backoff_base,
+                                     p->backoff_cap, u);
+        }
+        return;
+    }
+    int transient = a->transport_error == 1 ||
+                    (a->transport_error == 0 &&
+                     (a->status == 502 || a->status == 503 ||
+                      a->status == 504));
+    if (!transient)
+        return;
+    if (!a->idempotent) {
+        out->reason = "not_idempotent";
+        return;
+    }
+    if (a->attempts >= p->transient_attempts) {
+        out->reason = "transient_attempts";
+        return;
+    }
+    out->action = SX_RETRY_BACKOFF;
+    out->reason = a->transport_error ? "transport" : "status";
+    out->wait = sx_backoff(a->attempts, p->backoff_base, p->backoff_cap, u);
+    if (a->status == 503 && a->retry_after > out->wait &&
+        a->retry_after <= p->max_retry_after)
+        out->wait = a->retry_after;
+}

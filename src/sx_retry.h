@@ -33,4 +33,28 @@ int sx_retry_after_parse(const char *v, time_t now, double *secs);
  */
 double sx_backoff(int attempt, double base, double cap, double u);
 
+enum sx_retry_action { SX_RETRY_GIVE_UP, SX_RETRY_PAUSE, SX_RETRY_BACKOFF };
+struct sx_retry_policy {
+    int max_attempts;
+    double max_retry_after;
+    int transient_attempts;
+    double backoff_base, backoff_cap;
+};
+struct sx_retry_attempt {
+    int attempts;        /* attempts made so far, >= 1 */
+    int idempotent;      /* may be retried after a transient failure */
+    int transport_error; /* 0 HTTP answer, 1 transient, 2 permanent */
+    long status;         /* HTTP status when transport_error == 0 */
+    double retry_after;  /* parsed Retry-After in seconds, -1 if none */
+};
+struct sx_retry_decision {
+    enum sx_retry_action action;
+    double wait;
+    const char *reason;
+};
+/* u in [0,1): the caller's random number for full jitter. */
+void sx_retry_decide(const struct sx_retry_policy *p,
+                     const struct sx_retry_attempt *a, double u,
+                     struct sx_retry_decision *out);
+
 #endif

@@ -138,3 +138,66 @@ int sx_url_has_prefix(const char *url, const char *prefix)
     next = url[n];
     return next == '\0' || next == '/' || next == '?' || next == '#';
 }
+
+/* 1 if seg[0..n) is "." or "..", also when the dots are %2e-encoded. */
+static int url_dot_segment(const char *seg, size_t n, int *encoded)
+{
+    size_t dots = 0, i = 0;
+    *encoded = 0;
+    while (i < n) {
+        if (seg[i] == '.') {
+            i++;
+        } else if (n - i >= 3 && seg[i] == '%' && seg[i + 1] == '2' &&
+                   (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+            *encoded = 1;
+            i += 3;
+        } else {
+            return 0;
+        }
+        dots++;
+    }
+    return dots == 1 ? 1 : dots == 2 ? 2 : 0;
+}
+
+/* Where the path of an absolute URL starts ("" if it has none). */
+static size_t url_path_start(const char *u)
+{
+    const char *p = strstr(u, "://");
+    p = p ? p + 3 : u;
+    return (size_t)(p + strcspn(p, "/?#") - u);
+}
+
+int sx_url_remove_dots(struct sx_buf *u, char *err, size_t errlen)
+{
+    size_t start = url_path_start(u->data), end = start, out = start;
+    char *d = u->data;
+    while (d[end] && d[end] != '?' && d[end] != '#')
+        end++;
+    size_t i = start;
+    while (i < end) {
+        size_t n = 0;
+        int enc, kind;
+        i++; /* the '/' */
+        while (i + n < end && d[i + n] != '/')
+            n++;
+        kind = url_dot_segment(d + i, n, &enc);
+        if (kind && enc) {
+            snprintf(err, errlen, "encoded dot segment ('%%2e') in path");
+            return -1;
+        }
+        if (kind == 2)
+            while (out > start && d[--out] != '/') {
+            }
+        if (kind) {
+            if (i + n >= end) /* a trailing "." or "..": keep the '/' */
+                d[out++] = '/';
+        } else {
+            memmove(d + out, d + i - 1, n + 1);
+            out += n + 1;
+        }
+        i += n;
+    }
+    memmove(d + out, d + end, u->len - end + 1);
+    u->len -= end - out;
+    return 0;
+}

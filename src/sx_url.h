@@ -31,4 +31,13 @@ int sx_url_join(struct sx_buf *out, const char *base, const char *path,
  */
 int sx_url_has_prefix(const char *url, const char *prefix);
 
+/*
+ * Removes the "." and ".." segments from the path of the absolute URL in u
+ * (RFC 3986 section 5.2.4), as curl would before sending it, so that what
+ * is checked against the base URL is what goes out.  Dot segments written
+ * with %2e are refused: servers disagree on what they mean.  0, or -1 with
+ * a reason.
+ */
+int sx_url_remove_dots(struct sx_buf *u, char *err, size_t errlen);
+
 #endif

@@ -112,7 +112,7 @@ local q = stockx.spawn(function() order[#order + 1] = "q1" end)
 p:wait(); q:wait()
 tap.eq(table.concat(order, ","), "p1,q1,p2", "coroutine.yield in a task yields to the scheduler")
 
-tap.raises(function() stockx.sleep(-1) end, "sleep(-1) is refused", "seconds must be >= 0")
+tap.raises(function() stockx.sleep(-1) end, "sleep(-1) is refused", "'seconds' to 'stockx.sleep'")
 tap.raises(function() stockx.spawn("nope") end, "spawn needs a function")
 tap.eq(stockx.stats().tasks, 1, "only the main task is left")
 tap.done()

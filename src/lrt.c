@@ -1,0 +1,153 @@
+/*
+ * The runtime (see lrt.h).  It is found through the registry; the loop
+ * stops when the last task ends (sx_rt_task_ended) or when a deadlock is
+ * found, and every protected call goes through one message handler.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lrt.h"
+
+static const char rt_key = 'R';
+
+struct sx_rt *sx_rt_open(lua_State *L, struct event_base *base,
+                         struct sx_client *client)
+{
+    struct sx_rt *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->L = L;
+    rt->base = base;
+    rt->client = client;
+    lua_pushlightuserdata(L, rt);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
+    return rt;
+}
+
+void sx_rt_close(struct sx_rt *rt)
+{
+    free(rt);
+}
+
+struct sx_rt *sx_rt_get(lua_State *L)
+{
+    struct sx_rt *rt;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+    rt = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return rt;
+}
+
+struct event_base *sx_rt_base(lua_State *L)
+{
+    struct sx_rt *rt = sx_rt_get(L);
+    return rt ? rt->base : NULL;
+}
+
+void sx_rt_add_source(struct sx_rt *rt, struct sx_rt_source *src)
+{
+    src->next = rt->sources;
+    rt->sources = src;
+}
+
+int sx_rt_run(struct sx_rt *rt)
+{
+    rt->stop_when_idle = 1;
+    if (rt->tasks > 0)
+        event_base_dispatch(rt->base);
+    return rt->failed ? 1 : 0;
+}
+
+void sx_rt_task_ended(struct sx_rt *rt)
+{
+    rt->tasks--;
+    if (rt->tasks == 0 && rt->stop_when_idle)
+        event_base_loopbreak(rt->base);
+}
+
+void sx_rt_after_pass(struct sx_rt *rt, int idle)
+{
+    for (struct sx_rt_source *s = rt->sources; s; s = s->next)
+        if (s->after_pass)
+            s->after_pass(s->ud);
+    if (!idle || rt->tasks == 0)
+        return;
+    for (struct sx_rt_source *s = rt->sources; s; s = s->next)
+        if (s->pending(s->ud) > 0)
+            return;
+    fprintf(stderr, "stockx: %ld task(s) are waiting for something that "
+                    "can no longer happen (deadlock)\n", rt->tasks);
+    rt->failed = 1;
+    rt->deadlock = 1;
+    event_base_loopbreak(rt->base);
+}
+
+/* ---- interrupts --------------------------------------------------------- */
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    luaL_error(L, "interrupted!");
+}
+
+static void set_stop_hook(lua_State *co)
+{
+    lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void sx_rt_push_running(struct sx_rt *rt, lua_State *co)
+{
+    if (rt->nrunning < SX_RT_NEST)
+        rt->running[rt->nrunning] = co;
+    rt->nrunning++;
+    if (rt->interrupted)
+        set_stop_hook(co);
+}
+
+void sx_rt_pop_running(struct sx_rt *rt)
+{
+    rt->nrunning--;
+}
+
+void sx_rt_interrupt(struct sx_rt *rt)
+{
+    int n = rt->nrunning < SX_RT_NEST ? rt->nrunning : SX_RT_NEST;
+    rt->interrupted = 1;
+    for (int i = 0; i < n; i++)
+        set_stop_hook(rt->running[i]);
+}
+
+void sx_rt_clear_interrupt(lua_State *co)
+{
+    lua_sethook(co, NULL, 0, 0);
+}
+
+/* ---- protected calls ---------------------------------------------------- */
+
+int sx_rt_msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = luaL_tolstring(L, 1, NULL);
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int sx_rt_pcall(lua_State *L, int nargs, int nresults)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, sx_rt_msghandler);
+    lua_insert(L, base);
+    int st = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (st != LUA_OK) {
+        fprintf(stderr, "stockx: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}

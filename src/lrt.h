@@ -1,0 +1,83 @@
+/*
+ * The runtime: one Lua state on one libevent loop.  It owns the loop's
+ * lifetime (run until the last task ends, or forever for servers), the one
+ * message handler every protected call uses, the interrupt that stops Lua
+ * code busy in any coroutine, and the deadlock check.  Anything that can
+ * wake a task later (HTTP requests, timers, ...) registers as a waiter
+ * source; the runtime asks the sources, it knows none of them.
+ */
+#ifndef SX_LRT_H
+#define SX_LRT_H
+#include <lua.h>
+
+struct event_base;
+struct sx_client;
+
+#define SX_RT_NEST 64 /* coroutines resumed inside each other we track */
+
+struct sx_rt_source {
+    const char *name;
+    long (*pending)(void *ud); /* waits that will end by themselves */
+    void (*after_pass)(void *ud); /* after the ready tasks ran, or NULL */
+    void *ud;
+    struct sx_rt_source *next;
+};
+
+struct sx_rt {
+    lua_State *L;
+    struct event_base *base;
+    struct sx_client *client;  /* the HTTP client the bindings use */
+    struct sx_rt_source *sources;
+    long tasks;                /* tasks alive (kept by ltask) */
+    int failed;                /* an uncaught error happened somewhere */
+    int deadlock;              /* the loop stopped on a deadlock */
+    int stop_when_idle;        /* break the loop when tasks reaches 0 */
+    lua_State *running[SX_RT_NEST]; /* threads being resumed, outermost first */
+    int nrunning;
+    volatile int interrupted;  /* set from a signal handler */
+};
+
+/* Creates the runtime for L (once, before anything else uses L). */
+struct sx_rt *sx_rt_open(lua_State *L, struct event_base *base,
+                         struct sx_client *client);
+void sx_rt_close(struct sx_rt *rt);
+struct sx_rt *sx_rt_get(lua_State *L); /* NULL in a state without one */
+struct event_base *sx_rt_base(lua_State *L);
+
+void sx_rt_add_source(struct sx_rt *rt, struct sx_rt_source *src);
+
+/* Runs the loop until every task is done; 0, or 1 if anything failed. */
+int sx_rt_run(struct sx_rt *rt);
+/* A task ended: stops the loop when it was the last one. */
+void sx_rt_task_ended(struct sx_rt *rt);
+/*
+ * After a pass of the scheduler: each source's after_pass runs (the client
+ * starts the requests the tasks made), then, if every task is waiting and
+ * no source has anything pending, nothing can wake one: the deadlock is
+ * reported and the loop stops.  idle: no task is ready.
+ */
+void sx_rt_after_pass(struct sx_rt *rt, int idle);
+
+/* Threads being resumed (a task's, then the user coroutines inside it). */
+void sx_rt_push_running(struct sx_rt *rt, lua_State *co);
+void sx_rt_pop_running(struct sx_rt *rt);
+
+/*
+ * From a signal handler (lua_sethook is safe there, as lua.c relies on):
+ * every thread being resumed raises "interrupted!" at its next
+ * instruction, and keeps raising it (a pcall cannot swallow it) until the
+ * task is gone.  sx_rt_clear_interrupt removes the hook from a thread.
+ */
+void sx_rt_interrupt(struct sx_rt *rt);
+void sx_rt_clear_interrupt(lua_State *co);
+
+/* The message handler: the error (tostring'd) with a traceback. */
+int sx_rt_msghandler(lua_State *L);
+/*
+ * Calls a function (below its nargs arguments on L's stack) in
+ * protected mode with the message handler; on error prints it and
+ * returns -1 (the stack is left balanced).
+ */
+int sx_rt_pcall(lua_State *L, int nargs, int nresults);
+
+#endif

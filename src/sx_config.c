@@ -1,0 +1,298 @@
+/*
+ * Settings (see sx_config.h): the descriptor table, defaults, and the
+ * checks every value passes before it can reach the client.  A number is
+ * compared with its bounds while still a double, so no cast ever sees an
+ * out-of-range value.
+ */
+#include "sx_config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sx_limiter.h"
+#include "sx_log.h"
+#include "sx_url.h"
+
+#define OFF(f) offsetof(struct sx_config, f)
+#define DAY 86400.0
+
+const struct sx_opt sx_config_opts[] = {
+    {"base_url", SX_OPT_URL, OFF(base_url), 0, 0,
+     "https://api.stockx.com/v2", "--base-url", "STOCKX_BASE_URL",
+     "API base URL; credentials go only to URLs under it"},
+    {"api_key", SX_OPT_SECRET, OFF(api_key), 0, 0, NULL, NULL,
+     "STOCKX_API_KEY", "sent as x-api-key"},
+    {"access_token", SX_OPT_SECRET, OFF(access_token), 0, 0, NULL, NULL,
+     "STOCKX_ACCESS_TOKEN", "sent as Authorization: Bearer"},
+    {"ca_file", SX_OPT_FILE, OFF(ca_file), 0, 0, NULL, "--ca-file", NULL,
+     "trust this CA bundle as well (TLS is always verified)"},
+    {"rate", SX_OPT_RATE, 0, 0, 0, "1/1s", "--rate", NULL,
+     "client rate limit for the base URL: N/Ps (10/1s, 100/60s, 5/m) or off"},
+    {"timeout", SX_OPT_SECONDS, OFF(timeout), 0.001, DAY, "30", "--timeout",
+     NULL, "seconds per attempt, queueing excluded"},
+    {"connect_timeout", SX_OPT_SECONDS, OFF(connect_timeout), 0.001, 3600,
+     "10", "--connect-timeout", NULL, "seconds to connect"},
+    {"max_connections", SX_OPT_COUNT, OFF(max_connections), 1, 1024, "100",
+     "--max-connections", NULL, "transfers (and connections) at once"},
+    {"max_idle", SX_OPT_COUNT, OFF(max_idle), 0, 1024, "20", "--max-idle",
+     NULL, "idle connections kept beyond those running transfers use"},
+    {"idle_timeout", SX_OPT_SECONDS, OFF(idle_timeout), 1, DAY, "300",
+     "--idle-timeout", NULL, "an idle connection is closed after this"},
+    {"max_body", SX_OPT_COUNT, OFF(max_body), 1, 1073741824.0, "67108864",
+     "--max-body", NULL, "largest response body kept in memory, bytes"},
+    {"retry.max_attempts", SX_OPT_COUNT, OFF(max_attempts), 1, 100, "5",
+     "--max-attempts", NULL, "attempts in all for a request answered 429"},
+    {"retry.max_retry_after", SX_OPT_SECONDS, OFF(max_retry_after), 0, DAY,
+     "300", "--max-retry-after", NULL,
+     "a longer Retry-After fails at once (kind rate_limited)"},
+    {"retry.transient_attempts", SX_OPT_COUNT, OFF(transient_attempts), 1,
+     100, "3", "--transient-attempts", NULL,
+     "attempts in all after connect/timeout/reset/502/503/504"},
+    {"retry.backoff_base", SX_OPT_SECONDS, OFF(backoff_base), 0, 3600, "1",
+     "--backoff-base", NULL, "first backoff ceiling, doubled per retry"},
+    {"retry.backoff_cap", SX_OPT_SECONDS, OFF(backoff_cap), 0, DAY, "60",
+     "--backoff-cap", NULL, "largest backoff ceiling"},
+    {"log_level", SX_OPT_LEVEL, OFF(log_level), 0, 0, "info", "--log-level",
+     "STOCKX_LOG_LEVEL", "debug, info, warn, error"},
+    {"log_format", SX_OPT_FORMAT, OFF(log_json), 0, 0, "text",
+     "--log-format", "STOCKX_LOG_FORMAT", "text (logfmt) or json"},
+    {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
+
+const struct sx_opt *sx_config_find(const char *name)
+{
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+const struct sx_opt *sx_config_find_flag(const char *flag)
+{
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++)
+        if (o->flag && strcmp(o->flag, flag) == 0)
+            return o;
+    return NULL;
+}
+
+void sx_config_defaults(struct sx_config *k)
+{
+    memset(k, 0, sizeof *k);
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++)
+        if (o->def && o->type != SX_OPT_URL)
+            sx_config_set_text(k, o, o->def, strlen(o->def), NULL, 0);
+}
+
+static char **str_slot(struct sx_config *k, const struct sx_opt *o)
+{
+    return (char **)(void *)((char *)k + o->offset);
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+void sx_config_free(struct sx_config *k)
+{
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
+        if (o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
+            o->type == SX_OPT_FILE) {
+            wipe_free(*str_slot(k, o));
+            *str_slot(k, o) = NULL;
+        }
+    }
+}
+
+int sx_config_copy(struct sx_config *dst, const struct sx_config *src)
+{
+    *dst = *src;
+    for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
+        if (o->type != SX_OPT_URL && o->type != SX_OPT_SECRET &&
+            o->type != SX_OPT_FILE)
+            continue;
+        char **d = str_slot(dst, o);
+        if (*d && !(*d = strdup(*d))) {
+            /* the ones not copied yet still point into src */
+            for (const struct sx_opt *p = o + 1; p->name; p++)
+                if (p->type == SX_OPT_URL || p->type == SX_OPT_SECRET ||
+                    p->type == SX_OPT_FILE)
+                    *str_slot(dst, p) = NULL;
+            sx_config_free(dst);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *name,
+                const char *what)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, name, what);
+    return -1;
+}
+
+/* A URL or secret may not hold control characters (header injection). */
+static int check_chars(const struct sx_opt *o, const char *v, size_t len,
+                       char *err, size_t errlen)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == 0)
+            return fail(err, errlen, "'%s' contains a NUL byte%s", o->name,
+                        "");
+        if (o->type != SX_OPT_FILE && (c < 0x20 || c == 0x7f))
+            return fail(err, errlen, "'%s' contains a control character "
+                        "(CR, LF, ...)%s", o->name, "");
+        if (o->type == SX_OPT_URL && c == ' ')
+            return fail(err, errlen, "'%s' contains a space%s", o->name, "");
+    }
+    return 0;
+}
+
+static int set_string(struct sx_config *k, const struct sx_opt *o,
+                      const char *v, size_t len, char *err, size_t errlen)
+{
+    char *copy = NULL;
+    if (v) {
+        if (check_chars(o, v, len, err, errlen) < 0)
+            return -1;
+        if (o->type == SX_OPT_URL && !sx_url_is_absolute(v))
+            return fail(err, errlen, "%s must start with http:// or "
+                        "https:// (got '%s')", o->name, v);
+        if (o->type == SX_OPT_URL)
+            while (len > 1 && v[len - 1] == '/')
+                len--;
+        if (o->type == SX_OPT_FILE && access(v, R_OK) != 0) {
+            char why[160];
+            snprintf(why, sizeof why, "'%s': %s", v, strerror(errno));
+            return fail(err, errlen, "cannot read %s %s", o->name, why);
+        }
+        if (!(copy = strndup(v, len)))
+            return fail(err, errlen, "'%s': out of memory%s", o->name, "");
+    }
+    wipe_free(*str_slot(k, o));
+    *str_slot(k, o) = copy;
+    return 0;
+}
+
+int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
+                         double v, char *err, size_t errlen)
+{
+    char want[120];
+    if (o->type != SX_OPT_SECONDS && o->type != SX_OPT_COUNT)
+        return fail(err, errlen, "'%s' is not a number setting%s", o->name,
+                    "");
+    if (!(v >= o->min && v <= o->max) ||
+        (o->type == SX_OPT_COUNT && v != floor(v))) {
+        snprintf(want, sizeof want, "%s between %g and %g (got %g)",
+                 o->type == SX_OPT_COUNT ? "an integer" : "a number",
+                 o->min, o->max, v);
+        return fail(err, errlen, "'%s' must be %s", o->name, want);
+    }
+    char *p = (char *)k + o->offset;
+    if (o->type == SX_OPT_COUNT)
+        *(long *)(void *)p = (long)v;
+    else
+        *(double *)(void *)p = v;
+    return 0;
+}
+
+int sx_config_set_rate(struct sx_config *k, double rate, double period,
+                       double burst, char *err, size_t errlen)
+{
+    char why[160];
+    if (sx_limiter_check(rate, period, why, sizeof why) < 0)
+        return fail(err, errlen, "'%s': %s", "rate", why);
+    if (burst < 0)
+        burst = rate >= 1 ? floor(rate) : 1;
+    if (!(burst >= 1 && burst <= SX_LIMITER_MAX_RATE) || burst != floor(burst))
+        return fail(err, errlen, "'%s': burst must be an integer between 1 "
+                    "and 1e6%s", "rate", "");
+    k->rate_on = 1;
+    k->rate = rate;
+    k->period = period;
+    k->burst = burst;
+    return 0;
+}
+
+static int set_rate_text(struct sx_config *k, const char *v, char *err,
+                         size_t errlen)
+{
+    double rate, period;
+    char why[160];
+    if (strcmp(v, "off") == 0) {
+        k->rate_on = 0;
+        return 0;
+    }
+    if (sx_limiter_parse_rate(v, &rate, &period, why, sizeof why) < 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "bad rate '%s': %s (expected N/period such "
+                     "as 10/1s, 100/60s, 5/m, or off)", v, why);
+        return -1;
+    }
+    return sx_config_set_rate(k, rate, period, -1, err, errlen);
+}
+
+static int set_number_text(struct sx_config *k, const struct sx_opt *o,
+                           const char *v, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || !isfinite(d))
+        return fail(err, errlen, "'%s' must be a number (got '%s')", o->name,
+                    v);
+    return sx_config_set_number(k, o, d, err, errlen);
+}
+
+int sx_config_set_text(struct sx_config *k, const struct sx_opt *o,
+                       const char *v, size_t len, char *err, size_t errlen)
+{
+    if (o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
+        o->type == SX_OPT_FILE)
+        return set_string(k, o, v, len, err, errlen);
+    if (!v)
+        return fail(err, errlen, "'%s' cannot be cleared%s", o->name, "");
+    if (memchr(v, '\0', len))
+        return fail(err, errlen, "'%s' contains a NUL byte%s", o->name, "");
+    if (o->type == SX_OPT_RATE)
+        return set_rate_text(k, v, err, errlen);
+    if (o->type == SX_OPT_LEVEL) {
+        int lvl = sx_log_level_parse(v);
+        if (lvl < 0)
+            return fail(err, errlen, "bad %s '%s' (debug, info, warn, "
+                        "error)", o->name, v);
+        k->log_level = lvl;
+        return 0;
+    }
+    if (o->type == SX_OPT_FORMAT) {
+        int json = sx_log_format_parse(v);
+        if (json < 0)
+            return fail(err, errlen, "bad %s '%s' (text, json)", o->name, v);
+        k->log_json = json;
+        return 0;
+    }
+    return set_number_text(k, o, v, err, errlen);
+}
+
+double sx_config_number(const struct sx_config *k, const struct sx_opt *o)
+{
+    const char *p = (const char *)k + o->offset;
+    if (o->type == SX_OPT_COUNT)
+        return (double)*(const long *)(const void *)p;
+    return *(const double *)(const void *)p;
+}
+
+const char *sx_config_string(const struct sx_config *k,
+                             const struct sx_opt *o)
+{
+    return *(char *const *)(const void *)((const char *)k + o->offset);
+}

@@ -1,0 +1,88 @@
+/*
+ * The client's settings: one descriptor table (name, type, bounds,
+ * default, command-line flag, environment variable, secret or not) that
+ * drives stockx.configure, stockx.settings, the command line and the
+ * README table, and a struct of values that is parsed into a copy,
+ * validated whole and only then swapped in.  Pure C: no Lua, no curl.
+ */
+#ifndef SX_CONFIG_H
+#define SX_CONFIG_H
+#include <stddef.h>
+
+struct sx_config {
+    char *base_url;     /* owned strings; NULL = unset */
+    char *api_key;
+    char *access_token;
+    char *ca_file;
+    double timeout;         /* total per attempt, seconds */
+    double connect_timeout;
+    long max_connections;   /* transfers in flight (and connections) */
+    long max_idle;          /* idle connections kept */
+    double idle_timeout;    /* idle connections expire after this */
+    int rate_on;
+    double rate, period, burst;
+    long max_attempts;       /* 429: attempts in all */
+    double max_retry_after;  /* 429: longer Retry-After fails at once */
+    long transient_attempts; /* connect/timeout/reset/502/503/504 */
+    double backoff_base, backoff_cap;
+    long max_body;
+    int log_level;           /* enum sx_log_level */
+    int log_json;
+};
+
+enum sx_opt_type {
+    SX_OPT_URL,     /* http(s) URL, trailing '/' trimmed */
+    SX_OPT_SECRET,  /* a header value that must never be logged */
+    SX_OPT_FILE,    /* a readable file */
+    SX_OPT_SECONDS, /* a number of seconds in [min, max] */
+    SX_OPT_COUNT,   /* an integer in [min, max] */
+    SX_OPT_RATE,    /* "N/Ps" or "off" */
+    SX_OPT_LEVEL,   /* debug, info, warn, error */
+    SX_OPT_FORMAT   /* text, json */
+};
+
+struct sx_opt {
+    const char *name;   /* Lua key: "timeout"; "retry.max_attempts" */
+    enum sx_opt_type type;
+    size_t offset;      /* of the field in struct sx_config */
+    double min, max;    /* numbers */
+    const char *def;    /* the default, as text (for docs) */
+    const char *flag;   /* "--timeout", or NULL */
+    const char *env;    /* "STOCKX_API_KEY", or NULL */
+    const char *doc;    /* one line */
+};
+
+/* The table, ended by an entry with a NULL name. */
+extern const struct sx_opt sx_config_opts[];
+
+/* The descriptor named name ("retry.max_attempts"), flag or NULL. */
+const struct sx_opt *sx_config_find(const char *name);
+const struct sx_opt *sx_config_find_flag(const char *flag);
+
+void sx_config_defaults(struct sx_config *k);
+/* Deep copy (dst is overwritten, not freed); 0 or -1 out of memory. */
+int sx_config_copy(struct sx_config *dst, const struct sx_config *src);
+void sx_config_free(struct sx_config *k); /* wipes the secrets */
+
+/*
+ * Sets o from text (the command line, the environment, a Lua string):
+ * numbers are parsed, strings checked (no NUL in v[0..len), no control
+ * character in a secret or URL); v NULL clears a string setting.  0, or
+ * -1 with a message naming the setting and what it accepts.
+ */
+int sx_config_set_text(struct sx_config *k, const struct sx_opt *o,
+                       const char *v, size_t len, char *err, size_t errlen);
+/* Sets a number (SX_OPT_SECONDS or SX_OPT_COUNT), range-checked. */
+int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
+                         double v, char *err, size_t errlen);
+/* Sets the limiter: rate per period seconds, burst (< 0: the default). */
+int sx_config_set_rate(struct sx_config *k, double rate, double period,
+                       double burst, char *err, size_t errlen);
+
+/* Reads a number setting as a double (for stockx.settings). */
+double sx_config_number(const struct sx_config *k, const struct sx_opt *o);
+/* A string setting (URL, secret, file), or NULL. */
+const char *sx_config_string(const struct sx_config *k,
+                             const struct sx_opt *o);
+
+#endif
