@@ -220,7 +220,7 @@ static void add_value(lua_State *L, struct sx_buf *b, int i, const char *k)
         lua_pushvalue(L, i);
         lua_tolstring(L, -1, NULL);
     } else {
-        lua_pushfstring(L, "value for '%s' must be a string, number, "
+        lua_pushfstring(L, "query value for '%s' must be a string, number, "
                         "boolean or array (got %s)", k, luaL_typename(L, i));
         user_error(L, lua_tostring(L, -1));
         return;
