@@ -68,7 +68,7 @@ struct sx_client {
     struct sx_req *done;         /* finished transfers, by next */
     struct event *queue_timer;   /* wakes the admission queue */
     struct sx_config cfg;
-    struct sx_gcra gcra;
+    struct sx_limiter gcra;
     double paused_until;         /* 429 pause when the limiter is off */
     struct sx_req *q_head, *q_tail;
     struct sx_req *all;          /* every request not yet freed */
@@ -544,7 +544,7 @@ static int is_limited(const struct sx_client *c, const struct sx_req *r)
 static double limiter_wait(const struct sx_client *c, double now)
 {
     if (c->cfg.rate_on)
-        return sx_gcra_wait(&c->gcra, now);
+        return sx_limiter_wait(&c->gcra, now);
     return c->paused_until > now ? c->paused_until - now : 0;
 }
 
@@ -568,7 +568,7 @@ static void pump_queue(struct sx_client *c)
                 return;
             }
             if (c->cfg.rate_on)
-                sx_gcra_admit(&c->gcra, now);
+                sx_limiter_admit(&c->gcra, now);
         }
         q_unlink(c, r);
         start_transfer(c, r);
@@ -722,10 +722,10 @@ static int retry_429(struct sx_req *r)
     }
     double wait = r->retry_after >= 0
                       ? r->retry_after
-                      : sx_backoff(r->attempts, 1, 60, rand01(c));
+                      : sx_retry_backoff(r->attempts, 1, 60, rand01(c));
     double until = sx_client_now() + wait;
     if (k->rate_on)
-        sx_gcra_pause(&c->gcra, until);
+        sx_limiter_pause(&c->gcra, until);
     if (until > c->paused_until)
         c->paused_until = until;
     log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
@@ -750,7 +750,7 @@ static int retry_transient(struct sx_req *r)
         return 0;
     if (r->attempts >= k->transient_attempts)
         return 0;
-    double wait = sx_backoff(r->attempts, k->backoff_base, k->backoff_cap,
+    double wait = sx_retry_backoff(r->attempts, k->backoff_base, k->backoff_cap,
                              rand01(c));
     double ra = r->status == 503 ? parse_retry_after(r) : -1;
     if (ra > wait && ra <= k->max_retry_after)
@@ -885,10 +885,10 @@ int sx_client_reconfigure(struct sx_client *c, char *err, size_t errlen)
     }
     double tat = c->gcra.tat, paused = c->gcra.paused_until;
     if (k->rate_on) {
-        sx_gcra_init(&c->gcra, k->rate, k->period, k->burst);
+        sx_limiter_init(&c->gcra, k->rate, k->period, k->burst);
         c->gcra.tat = tat;
         if (paused > 0)
-            sx_gcra_pause(&c->gcra, paused);
+            sx_limiter_pause(&c->gcra, paused);
     }
     if (build_default_headers(c, err, errlen) < 0)
         return -1;

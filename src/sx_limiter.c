@@ -20,7 +20,7 @@ static double gcra_slack(double now)
 }
 
 /* tat = 0 means idle: it is never ahead of a non-negative clock. */
-void sx_gcra_init(struct sx_gcra *g, double rate, double period,
+void sx_limiter_init(struct sx_limiter *g, double rate, double period,
                   double burst)
 {
     g->interval = period / rate;
@@ -29,7 +29,7 @@ void sx_gcra_init(struct sx_gcra *g, double rate, double period,
     g->paused_until = 0;
 }
 
-double sx_gcra_wait(const struct sx_gcra *g, double now)
+double sx_limiter_wait(const struct sx_limiter *g, double now)
 {
     double w = g->tat - g->tolerance - now;
     double p = g->paused_until - now;
@@ -39,7 +39,7 @@ double sx_gcra_wait(const struct sx_gcra *g, double now)
     return w > gcra_slack(now) ? w : 0;
 }
 
-void sx_gcra_admit(struct sx_gcra *g, double now)
+void sx_limiter_admit(struct sx_limiter *g, double now)
 {
     g->tat = (g->tat > now ? g->tat : now) + g->interval;
 }
@@ -49,7 +49,7 @@ void sx_gcra_admit(struct sx_gcra *g, double now)
  * first request then goes at once and the next one interval later.  Both
  * fields only move forward, so an earlier pause is a no-op.
  */
-void sx_gcra_pause(struct sx_gcra *g, double until)
+void sx_limiter_pause(struct sx_limiter *g, double until)
 {
     if (until > g->paused_until)
         g->paused_until = until;

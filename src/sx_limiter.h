@@ -8,7 +8,7 @@
 #ifndef SX_LIMITER_H
 #define SX_LIMITER_H
 
-struct sx_gcra {
+struct sx_limiter {
     double interval;     /* period / rate: the emission interval */
     double tolerance;    /* (burst - 1) * interval */
     double tat;          /* theoretical arrival time of the next request */
@@ -16,14 +16,14 @@ struct sx_gcra {
 };
 
 /* rate > 0, period > 0, burst >= 1 (callers validate). */
-void sx_gcra_init(struct sx_gcra *g, double rate, double period,
+void sx_limiter_init(struct sx_limiter *g, double rate, double period,
                   double burst);
 
 /* Seconds from now until one request can be admitted; 0 if it can now. */
-double sx_gcra_wait(const struct sx_gcra *g, double now);
+double sx_limiter_wait(const struct sx_limiter *g, double now);
 
-/* Records one admission at now (call only when sx_gcra_wait(now) == 0). */
-void sx_gcra_admit(struct sx_gcra *g, double now);
+/* Records one admission at now (call only when sx_limiter_wait(now) == 0). */
+void sx_limiter_admit(struct sx_limiter *g, double now);
 
 /*
  * Admits nothing before `until` (server feedback such as a 429 with
@@ -31,6 +31,6 @@ void sx_gcra_admit(struct sx_gcra *g, double now);
  * spaced by the interval again.  An earlier `until` than a pause already in
  * force changes nothing.
  */
-void sx_gcra_pause(struct sx_gcra *g, double until);
+void sx_limiter_pause(struct sx_limiter *g, double until);
 
 #endif

@@ -266,7 +266,7 @@ int sx_retry_after_parse(const char *v, time_t now, double *secs)
  * +inf, which the cap then replaces.  Out-of-range inputs are pulled in
  * so the result is always in [0, cap].
  */
-double sx_backoff(int attempt, double base, double cap, double u)
+double sx_retry_backoff(int attempt, double base, double cap, double u)
 {
     double top;
 

@@ -31,6 +31,6 @@ int sx_retry_after_parse(const char *v, time_t now, double *secs);
  * u * min(cap, base * 2^(attempt-1)), with u a uniform random number in
  * [0, 1) supplied by the caller so the function stays pure and testable.
  */
-double sx_backoff(int attempt, double base, double cap, double u);
+double sx_retry_backoff(int attempt, double base, double cap, double u);
 
 #endif

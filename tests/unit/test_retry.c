@@ -168,27 +168,27 @@ static void test_backoff(void)
     int a, ok = 1;
     double u;
 
-    test_cond("u=0 gives 0", sx_backoff(1, 0.5, 30, 0) == 0 &&
-                                 sx_backoff(5, 0.5, 30, 0) == 0);
+    test_cond("u=0 gives 0", sx_retry_backoff(1, 0.5, 30, 0) == 0 &&
+                                 sx_retry_backoff(5, 0.5, 30, 0) == 0);
     test_cond("attempt 1, u~1: ~base",
-              th_near(sx_backoff(1, 0.5, 30, 0.999999), 0.5, 1e-5));
+              th_near(sx_retry_backoff(1, 0.5, 30, 0.999999), 0.5, 1e-5));
     test_cond("attempt 3, u~1: ~base*4",
-              th_near(sx_backoff(3, 0.5, 30, 0.999999), 2.0, 1e-5));
-    test_cond("attempt 2, u=0.5", sx_backoff(2, 1, 100, 0.5) == 1.0);
+              th_near(sx_retry_backoff(3, 0.5, 30, 0.999999), 2.0, 1e-5));
+    test_cond("attempt 2, u=0.5", sx_retry_backoff(2, 1, 100, 0.5) == 1.0);
     test_cond("attempt 7 reaches cap",
-              th_near(sx_backoff(7, 0.5, 30, 0.999999), 30, 1e-4));
+              th_near(sx_retry_backoff(7, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt 30 capped",
-              th_near(sx_backoff(30, 0.5, 30, 0.999999), 30, 1e-4));
+              th_near(sx_retry_backoff(30, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt 1000 capped, finite",
-              isfinite(sx_backoff(1000, 0.5, 30, 0.999999)) &&
-                  th_near(sx_backoff(1000, 0.5, 30, 0.999999), 30, 1e-4));
+              isfinite(sx_retry_backoff(1000, 0.5, 30, 0.999999)) &&
+                  th_near(sx_retry_backoff(1000, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt INT_MAX capped",
-              th_near(sx_backoff(INT_MAX, 0.5, 30, 0.999999), 30, 1e-4));
-    test_cond("attempt 0 treated as 1", sx_backoff(0, 2, 30, 0.5) == 1.0);
+              th_near(sx_retry_backoff(INT_MAX, 0.5, 30, 0.999999), 30, 1e-4));
+    test_cond("attempt 0 treated as 1", sx_retry_backoff(0, 2, 30, 0.5) == 1.0);
     for (a = 1; a <= 2000 && ok; a++)
         for (u = 0; u < 1 && ok; u += 0.125)
-            ok = sx_backoff(a, 0.25, 60, u) >= 0 &&
-                 sx_backoff(a, 0.25, 60, u) <= 60 * u + 1e-9;
+            ok = sx_retry_backoff(a, 0.25, 60, u) >= 0 &&
+                 sx_retry_backoff(a, 0.25, 60, u) <= 60 * u + 1e-9;
     test_cond("always within [0, u*cap]", ok);
 }
 
