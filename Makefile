@@ -14,7 +14,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 B        := build
 
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
-PURE     := buf url retry limiter log time http
+PURE     := buf url retry limiter log time http json
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi client server
 BIND     := ltask ljson lstockx lserver main
