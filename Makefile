@@ -74,6 +74,8 @@ bench: stockx
 lint:
 	luacheck --no-color lua scripts tests/lua tests/bench/get.lua \
 	    tests/bench/tasks.lua
+	sh tests/lint.sh
+	sh tests/lint.sh --self-test
 
 clean:
 	rm -rf build stockx stockx-asan
