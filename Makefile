@@ -14,7 +14,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 B        := build
 
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
-PURE     := buf url retry limiter log time config
+PURE     := buf url retry limiter log time http json config
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers client server
 BIND     := lrt ltask ljson lrequest lconfig lstockx lserver main
@@ -74,6 +74,8 @@ bench: stockx
 lint:
 	luacheck --no-color lua scripts tests/lua tests/bench/get.lua \
 	    tests/bench/tasks.lua
+	sh tests/lint.sh
+	sh tests/lint.sh --self-test
 
 clean:
 	rm -rf build stockx stockx-asan

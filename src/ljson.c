@@ -593,7 +593,7 @@ static int value(struct jparse *J)
     }
 }
 
-/* [-0, +(0|1)] sx_json_decode with the context at ctxidx. */
+/* [-0, +(0|1)] sx_ljson_decode with the context at ctxidx. */
 static int decode(lua_State *L, int ctxidx, const char *s, size_t len,
                   char *err, size_t errlen)
 {
@@ -644,7 +644,7 @@ static void new_ctx(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_key);
 }
 
-int sx_json_decode(lua_State *L, const char *s, size_t len, char *err,
+int sx_ljson_decode(lua_State *L, const char *s, size_t len, char *err,
                    size_t errlen)
 {
     int rc;
@@ -686,7 +686,7 @@ static void push_cjson_null(lua_State *L)
     lua_pushlightuserdata(L, NULL);
 }
 
-void sx_json_openlib(lua_State *L)
+void sx_ljson_openlib(lua_State *L)
 {
     push_cjson_null(L);
     new_ctx(L);

@@ -15,10 +15,10 @@
  * to err and returns -1.  Raises only Lua's own errors (out of memory), so
  * call it where those may be raised.  s needs no terminating NUL.
  */
-int sx_json_decode(lua_State *L, const char *s, size_t len, char *err,
+int sx_ljson_decode(lua_State *L, const char *s, size_t len, char *err,
                    size_t errlen);
 
 /* Adds json_decode(s) -> value to the table on top of the stack. */
-void sx_json_openlib(lua_State *L);
+void sx_ljson_openlib(lua_State *L);
 
 #endif

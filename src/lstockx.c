@@ -355,6 +355,6 @@ int luaopen_stockx_core(lua_State *L)
     sx_lrequest_openlib(L);
     sx_lconfig_openlib(L);
     sx_task_openlib(L);
-    sx_json_openlib(L);
+    sx_ljson_openlib(L);
     return 1;
 }

@@ -208,14 +208,11 @@ int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
 int sx_config_set_rate(struct sx_config *k, double rate, double period,
                        double burst, char *err, size_t errlen)
 {
-    char why[160];
-    if (sx_limiter_check(rate, period, why, sizeof why) < 0)
-        return fail(err, errlen, "'%s': %s", "rate", why);
+    char why[200];
     if (burst < 0)
-        burst = rate >= 1 ? floor(rate) : 1;
-    if (!(burst >= 1 && burst <= SX_LIMITER_MAX_RATE) || burst != floor(burst))
-        return fail(err, errlen, "'%s': burst must be an integer between 1 "
-                    "and 1e6%s", "rate", "");
+        burst = rate >= 1 && rate <= SX_LIMITER_BURST_MAX ? floor(rate) : 1;
+    if (sx_limiter_check(rate, period, burst, why, sizeof why) < 0)
+        return fail(err, errlen, "bad %s: %s", "rate", why);
     k->rate_on = 1;
     k->rate = rate;
     k->period = period;

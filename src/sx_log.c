@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sx_buf.h"
+#include "sx_json.h"
 
 #define SX_LOG_LINE_MAX ((size_t)256 << 10)
 #define SX_LOG_TS_SIZE 96 /* room for any int fields, keeps gcc quiet */
@@ -78,36 +79,10 @@ static void log_timestamp(char *ts, size_t n)
              tm.tm_min, tm.tm_sec, ms);
 }
 
-/*
- * Appends s as a JSON string body (no quotes).  Short escapes where RFC
- * 8259 has them, \u00XX for the other control characters.
- */
+/* s as a JSON string body: escaped, invalid UTF-8 replaced (sx_json). */
 static int json_escape(struct sx_buf *b, const char *s)
 {
-    const unsigned char *p;
-    int rc = 0;
-
-    for (p = (const unsigned char *)s; *p != '\0' && rc == 0; p++) {
-        if (*p == '"')
-            rc = sx_buf_add(b, "\\\"", 2);
-        else if (*p == '\\')
-            rc = sx_buf_add(b, "\\\\", 2);
-        else if (*p == '\n')
-            rc = sx_buf_add(b, "\\n", 2);
-        else if (*p == '\r')
-            rc = sx_buf_add(b, "\\r", 2);
-        else if (*p == '\t')
-            rc = sx_buf_add(b, "\\t", 2);
-        else if (*p == '\b')
-            rc = sx_buf_add(b, "\\b", 2);
-        else if (*p == '\f')
-            rc = sx_buf_add(b, "\\f", 2);
-        else if (*p < 0x20)
-            rc = sx_buf_addf(b, "\\u%04X", *p);
-        else
-            rc = sx_buf_add(b, p, 1);
-    }
-    return rc;
+    return sx_json_escape(b, s, strlen(s));
 }
 
 /* Skips one run of digits; 0 if there was none. */

@@ -32,7 +32,8 @@ int sx_log_format_parse(const char *s);
  * Writes one event: ts (UTC, ISO-8601 with milliseconds), level, event,
  * then the n fields in order.  logfmt quotes a value that is empty or has
  * a space, '"', '=' or a control character, escaping '"', '\\' and
- * control characters; JSON escapes per RFC 8259.
+ * control characters; JSON escapes per RFC 8259 and replaces invalid
+ * UTF-8 with U+FFFD (sx_json_escape), so a JSON line is always valid.
  */
 void sx_log(enum sx_log_level lvl, const char *event,
             const struct sx_log_field *fields, int n);

@@ -264,9 +264,9 @@ int sx_retry_after_parse(const char *v, time_t now, double *secs)
 /*
  * ldexp cannot overflow into undefined behaviour: a huge attempt gives
  * +inf, which the cap then replaces.  Out-of-range inputs are pulled in
- * so the result is always in [0, cap].
+ * so the result is always finite and in [0, cap].
  */
-double sx_backoff(int attempt, double base, double cap, double u)
+double sx_retry_backoff(int attempt, double base, double cap, double u)
 {
     double top;
 
@@ -274,6 +274,8 @@ double sx_backoff(int attempt, double base, double cap, double u)
         attempt = 1;
     if (!(base > 0) || !(cap > 0) || !(u > 0))
         return 0;
+    if (cap > SX_RETRY_AFTER_CAP)
+        cap = SX_RETRY_AFTER_CAP;
     if (u > 1)
         u = 1;
     top = ldexp(base, attempt > 4096 ? 4096 : attempt - 1);
@@ -282,46 +284,75 @@ double sx_backoff(int attempt, double base, double cap, double u)
     return u * top;
 }
 
-/* TEMPORARY: replaced by the pure-branch version at merge. */
+static void decision(struct sx_retry_decision *out,
+                     enum sx_retry_action action, double wait,
+                     const char *reason)
+{
+    out->action = action;
+    out->wait = wait;
+    out->reason = reason;
+}
+
+static int has_retry_after(const struct sx_retry_attempt *a)
+{
+    return a->retry_after >= 0; /* false for NaN too */
+}
+
+/* The comparison is written so a NaN limit refuses rather than obeys. */
+static void decide_429(const struct sx_retry_policy *p,
+                       const struct sx_retry_attempt *a, double u,
+                       struct sx_retry_decision *out)
+{
+    if (has_retry_after(a) && !(a->retry_after <= p->max_retry_after))
+        decision(out, SX_RETRY_GIVE_UP, a->retry_after,
+                 "retry_after_too_long");
+    else if (a->attempts >= p->max_attempts)
+        decision(out, SX_RETRY_GIVE_UP, 0, "max_attempts");
+    else if (has_retry_after(a))
+        decision(out, SX_RETRY_PAUSE, a->retry_after, "429");
+    else
+        decision(out, SX_RETRY_PAUSE,
+                 sx_retry_backoff(a->attempts, p->backoff_base,
+                                  p->backoff_cap, u),
+                 "429");
+}
+
+static void decide_transient(const struct sx_retry_policy *p,
+                             const struct sx_retry_attempt *a, double u,
+                             struct sx_retry_decision *out)
+{
+    const char *kind = a->transport_error == 1 ? "transport" : "status";
+    double wait;
+
+    if (!a->idempotent) {
+        decision(out, SX_RETRY_GIVE_UP, 0, "not_idempotent");
+        return;
+    }
+    if (a->attempts >= p->transient_attempts) {
+        decision(out, SX_RETRY_GIVE_UP, 0, "transient_attempts");
+        return;
+    }
+    wait = sx_retry_backoff(a->attempts, p->backoff_base, p->backoff_cap, u);
+    if (a->transport_error == 0 && a->status == 503 && has_retry_after(a) &&
+        a->retry_after <= p->max_retry_after && a->retry_after > wait)
+        wait = a->retry_after;
+    decision(out, SX_RETRY_BACKOFF, wait, kind);
+}
+
+static int is_transient_status(long status)
+{
+    return status == 502 || status == 503 || status == 504;
+}
+
 void sx_retry_decide(const struct sx_retry_policy *p,
                      const struct sx_retry_attempt *a, double u,
                      struct sx_retry_decision *out)
 {
-    out->action = SX_RETRY_GIVE_UP;
-    out->wait = 0;
-    out->reason = NULL;
-    if (a->transport_error == 0 && a->status == 429) {
-        if (a->retry_after > p->max_retry_after)
-            out->reason = "retry_after_too_long";
-        else if (a->attempts >= p->max_attempts)
-            out->reason = "max_attempts";
-        else {
-            out->action = SX_RETRY_PAUSE;
-            out->reason = "429";
-            out->wait = a->retry_after >= 0 ? a->retry_after
-                        : sx_backoff(a->attempts, p->backoff_base,
-                                     p->backoff_cap, u);
-        }
-        return;
-    }
-    int transient = a->transport_error == 1 ||
-                    (a->transport_error == 0 &&
-                     (a->status == 502 || a->status == 503 ||
-                      a->status == 504));
-    if (!transient)
-        return;
-    if (!a->idempotent) {
-        out->reason = "not_idempotent";
-        return;
-    }
-    if (a->attempts >= p->transient_attempts) {
-        out->reason = "transient_attempts";
-        return;
-    }
-    out->action = SX_RETRY_BACKOFF;
-    out->reason = a->transport_error ? "transport" : "status";
-    out->wait = sx_backoff(a->attempts, p->backoff_base, p->backoff_cap, u);
-    if (a->status == 503 && a->retry_after > out->wait &&
-        a->retry_after <= p->max_retry_after)
-        out->wait = a->retry_after;
+    if (a->transport_error == 0 && a->status == 429)
+        decide_429(p, a, u, out);
+    else if (a->transport_error == 1 ||
+             (a->transport_error == 0 && is_transient_status(a->status)))
+        decide_transient(p, a, u, out);
+    else
+        decision(out, SX_RETRY_GIVE_UP, 0, NULL);
 }

@@ -1,6 +1,7 @@
 /*
- * Retry arithmetic: Retry-After parsing (delta-seconds or HTTP-date, RFC
- * 9110 section 10.2.3) and exponential backoff with full jitter.
+ * Retry policy as pure functions: Retry-After parsing (delta-seconds or
+ * HTTP-date, RFC 9110 section 10.2.3), full-jitter exponential backoff, and
+ * the decision whether and how to retry a finished attempt.
  */
 #ifndef SX_RETRY_H
 #define SX_RETRY_H
@@ -30,29 +31,67 @@ int sx_retry_after_parse(const char *v, time_t now, double *secs);
  * Full-jitter backoff before retry number `attempt` (1 = first retry):
  * u * min(cap, base * 2^(attempt-1)), with u a uniform random number in
  * [0, 1) supplied by the caller so the function stays pure and testable.
+ * Always finite and in [0, cap]: a cap above SX_RETRY_AFTER_CAP (or +inf)
+ * counts as SX_RETRY_AFTER_CAP; NaN or non-positive base, cap or u give 0.
  */
-double sx_backoff(int attempt, double base, double cap, double u);
+double sx_retry_backoff(int attempt, double base, double cap, double u);
 
-enum sx_retry_action { SX_RETRY_GIVE_UP, SX_RETRY_PAUSE, SX_RETRY_BACKOFF };
-struct sx_retry_policy {
-    int max_attempts;
-    double max_retry_after;
-    int transient_attempts;
-    double backoff_base, backoff_cap;
+enum sx_retry_action {
+    SX_RETRY_GIVE_UP, /* complete the request with this outcome */
+    SX_RETRY_PAUSE,   /* pause the origin's limiter for `wait`, requeue first */
+    SX_RETRY_BACKOFF  /* requeue this request alone after `wait` */
 };
+
+/* The client's configuration; callers validate it (all values > 0). */
+struct sx_retry_policy {
+    int max_attempts;       /* attempts in all, 429s included */
+    double max_retry_after; /* a longer Retry-After on a 429 gives up */
+    int transient_attempts; /* attempts in all for transient failures */
+    double backoff_base, backoff_cap; /* full-jitter backoff, seconds */
+};
+
 struct sx_retry_attempt {
     int attempts;        /* attempts made so far, >= 1 */
     int idempotent;      /* may be retried after a transient failure */
-    int transport_error; /* 0 HTTP answer, 1 transient, 2 permanent */
+    int transport_error; /* 0: an HTTP answer; 1: a transient transport
+                            failure (connect/timeout/reset/dns); 2: a
+                            permanent one (tls, url, io, too_large,
+                            cancelled...) */
     long status;         /* HTTP status when transport_error == 0 */
     double retry_after;  /* parsed Retry-After in seconds, -1 if none */
 };
+
+/*
+ * action, wait (seconds, finite, >= 0) and reason (a static string for the
+ * log, or NULL).  On GIVE_UP wait is 0, except for "retry_after_too_long"
+ * where it is the refused Retry-After, for the log line.
+ */
 struct sx_retry_decision {
     enum sx_retry_action action;
     double wait;
     const char *reason;
 };
-/* u in [0,1): the caller's random number for full jitter. */
+
+/*
+ * Judges one finished attempt; u in [0,1) is the caller's random number
+ * for full jitter (so the function stays pure).  In order:
+ *
+ * - 429 (an HTTP answer): Retry-After > max_retry_after -> GIVE_UP
+ *   "retry_after_too_long"; attempts >= max_attempts -> GIVE_UP
+ *   "max_attempts"; else PAUSE "429" with wait = Retry-After if present,
+ *   else sx_retry_backoff(attempts, backoff_base, backoff_cap, u).
+ * - Transient: transport_error == 1 (reason "transport") or status 502,
+ *   503, 504 (reason "status").  Not idempotent -> GIVE_UP
+ *   "not_idempotent"; attempts >= transient_attempts -> GIVE_UP
+ *   "transient_attempts"; else BACKOFF with the jittered backoff as wait.
+ *   Only a 503's Retry-After raises that wait (RFC 9110 gives Retry-After
+ *   a meaning on 503 and 429, not on 502/504), and only when it is at most
+ *   max_retry_after; a longer one is ignored, not obeyed.
+ * - Anything else (2xx-4xx but 429, other 5xx, permanent transport
+ *   errors): GIVE_UP with reason NULL, as it is not a retryable outcome.
+ *
+ * A negative or NaN retry_after counts as absent.
+ */
 void sx_retry_decide(const struct sx_retry_policy *p,
                      const struct sx_retry_attempt *a, double u,
                      struct sx_retry_decision *out);

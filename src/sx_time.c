@@ -1,28 +1,44 @@
 /*
- * Time helpers (see sx_time.h).  The clamp comes before the cast, so a
- * huge or NaN number of seconds is never undefined behaviour.
+ * Time helpers: the one seconds -> struct timeval conversion (clamped, so
+ * no float-to-integer overflow) and the monotonic clock as a double.
  */
 #include "sx_time.h"
 
+#include <math.h>
 #include <time.h>
 
-struct timeval sx_time_tv(double s)
+/*
+ * 1.1 - 1 is 0.10000000000000009: rounding that up would add a microsecond
+ * to most decimal intervals.  Excess below this many microseconds (1 ns) is
+ * taken as floating-point noise.
+ */
+#define SLACK_US 1e-3
+
+struct timeval sx_time_tv(double seconds)
 {
-    struct timeval tv;
-    if (!(s > 0))
-        s = 0;
-    if (s > SX_TIME_MAX)
-        s = SX_TIME_MAX;
-    tv.tv_sec = (time_t)s;
-    tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-    if (tv.tv_usec > 999999)
-        tv.tv_usec = 999999;
+    struct timeval tv = { 0, 0 };
+    double whole, usec;
+
+    if (!(seconds > 0))
+        return tv;
+    if (seconds > SX_TIME_MAX)
+        seconds = SX_TIME_MAX;
+    whole = floor(seconds);
+    usec = ceil((seconds - whole) * 1e6 - SLACK_US);
+    if (usec >= 1e6) {
+        whole += 1;
+        usec = 0;
+    }
+    tv.tv_sec = (time_t)whole;
+    tv.tv_usec = (suseconds_t)usec;
     return tv;
 }
 
 double sx_time_now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -1,15 +1,24 @@
 /*
- * Time helpers: seconds as a struct timeval, range-checked before any
- * cast, and the monotonic clock.
+ * Time helpers shared by every timer: seconds as a double to a struct
+ * timeval without undefined behaviour, and the monotonic clock in seconds.
  */
 #ifndef SX_TIME_H
 #define SX_TIME_H
 #include <sys/time.h>
 
-#define SX_TIME_MAX 1e8 /* seconds, about three years */
+/* The longest interval sx_time_tv returns: about 3 years. */
+#define SX_TIME_MAX 1e8
 
-/* NaN and negative -> 0; above SX_TIME_MAX -> SX_TIME_MAX. */
+/*
+ * seconds -> timeval, rounded up to the next microsecond (ignoring excess
+ * under 1 ns, floating-point noise) so a timer armed with it does not fire
+ * before the deadline.  NaN, negative and zero give
+ * {0, 0}; more than SX_TIME_MAX (or +inf) gives SX_TIME_MAX.  The clamping
+ * happens before any conversion to an integer type.
+ */
 struct timeval sx_time_tv(double seconds);
-double sx_time_now(void); /* monotonic seconds */
+
+/* Seconds on CLOCK_MONOTONIC (arbitrary origin; for intervals only). */
+double sx_time_now(void);
 
 #endif

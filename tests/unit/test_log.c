@@ -1,7 +1,7 @@
 /*
  * Unit tests for sx_log: exact logfmt and JSON lines (quoting, escaping,
- * raw values, skipped fields), the timestamp, level filtering, the
- * level/format parsers and the stderr default.
+ * raw values, skipped fields, invalid UTF-8 in JSON), the timestamp,
+ * level filtering, the level/format parsers and the stderr default.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +110,10 @@ static void test_json(void)
         { "lead0", "01", 1 }, { "e", "", 1 }, { "dot", "1.", 1 },
         { "str", "5", 0 },
     };
+    static const struct sx_log_field bad_utf8[] = {
+        { "k\xc0", "a\xed\xa0\x80" "b", 0 },
+        { "t", "\xe2\x82\xac\xe2\x82", 0 },
+    };
     static const struct sx_log_field ctl[] = {
         { "c", "\b\f\r\x1f\x7f/", 0 }, { "k\"\n", "v", 0 },
     };
@@ -135,6 +139,15 @@ static void test_json(void)
               json_is(s, "\",\"level\":\"error\",\"event\":\"ev\\\"1\","
                          "\"c\":\"\\b\\f\\r\\u001F\x7f/\","
                          "\"k\\\"\\n\":\"v\"}\n"));
+    free(s);
+
+    s = capture(1, SX_LOG_WARN, "bad\xff", bad_utf8, 2);
+    test_cond("JSON: invalid UTF-8 in event, key, value -> U+FFFD",
+              json_is(s, "\",\"level\":\"warn\","
+                         "\"event\":\"bad\xEF\xBF\xBD\","
+                         "\"k\xEF\xBF\xBD\":\"a\xEF\xBF\xBD\xEF\xBF\xBD"
+                         "\xEF\xBF\xBD" "b\","
+                         "\"t\":\"\xE2\x82\xAC\xEF\xBF\xBD\"}\n"));
     free(s);
 }
 

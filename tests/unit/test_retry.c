@@ -1,10 +1,11 @@
 /*
  * Unit tests for sx_retry: HTTP-date parsing in its three forms with field
- * validation, Retry-After values relative to a fixed now, and the bounds
- * of full-jitter backoff.
+ * validation, Retry-After values relative to a fixed now, the bounds
+ * of full-jitter backoff; every branch of sx_retry_decide.
  */
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 #include "sx_retry.h"
 #include "testhelp.h"
@@ -168,28 +169,160 @@ static void test_backoff(void)
     int a, ok = 1;
     double u;
 
-    test_cond("u=0 gives 0", sx_backoff(1, 0.5, 30, 0) == 0 &&
-                                 sx_backoff(5, 0.5, 30, 0) == 0);
+    test_cond("u=0 gives 0", sx_retry_backoff(1, 0.5, 30, 0) == 0 &&
+                                 sx_retry_backoff(5, 0.5, 30, 0) == 0);
     test_cond("attempt 1, u~1: ~base",
-              th_near(sx_backoff(1, 0.5, 30, 0.999999), 0.5, 1e-5));
+              th_near(sx_retry_backoff(1, 0.5, 30, 0.999999), 0.5, 1e-5));
     test_cond("attempt 3, u~1: ~base*4",
-              th_near(sx_backoff(3, 0.5, 30, 0.999999), 2.0, 1e-5));
-    test_cond("attempt 2, u=0.5", sx_backoff(2, 1, 100, 0.5) == 1.0);
+              th_near(sx_retry_backoff(3, 0.5, 30, 0.999999), 2.0, 1e-5));
+    test_cond("attempt 2, u=0.5", sx_retry_backoff(2, 1, 100, 0.5) == 1.0);
     test_cond("attempt 7 reaches cap",
-              th_near(sx_backoff(7, 0.5, 30, 0.999999), 30, 1e-4));
+              th_near(sx_retry_backoff(7, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt 30 capped",
-              th_near(sx_backoff(30, 0.5, 30, 0.999999), 30, 1e-4));
+              th_near(sx_retry_backoff(30, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt 1000 capped, finite",
-              isfinite(sx_backoff(1000, 0.5, 30, 0.999999)) &&
-                  th_near(sx_backoff(1000, 0.5, 30, 0.999999), 30, 1e-4));
+              isfinite(sx_retry_backoff(1000, 0.5, 30, 0.999999)) &&
+                  th_near(sx_retry_backoff(1000, 0.5, 30, 0.999999), 30, 1e-4));
     test_cond("attempt INT_MAX capped",
-              th_near(sx_backoff(INT_MAX, 0.5, 30, 0.999999), 30, 1e-4));
-    test_cond("attempt 0 treated as 1", sx_backoff(0, 2, 30, 0.5) == 1.0);
+              th_near(sx_retry_backoff(INT_MAX, 0.5, 30, 0.999999), 30, 1e-4));
+    test_cond("attempt 0 treated as 1", sx_retry_backoff(0, 2, 30, 0.5) == 1.0);
     for (a = 1; a <= 2000 && ok; a++)
         for (u = 0; u < 1 && ok; u += 0.125)
-            ok = sx_backoff(a, 0.25, 60, u) >= 0 &&
-                 sx_backoff(a, 0.25, 60, u) <= 60 * u + 1e-9;
+            ok = sx_retry_backoff(a, 0.25, 60, u) >= 0 &&
+                 sx_retry_backoff(a, 0.25, 60, u) <= 60 * u + 1e-9;
     test_cond("always within [0, u*cap]", ok);
+    test_cond("infinite cap: finite result",
+              sx_retry_backoff(2000, 1, INFINITY, 0.5) ==
+                  SX_RETRY_AFTER_CAP / 2);
+    test_cond("NaN inputs give 0", sx_retry_backoff(1, NAN, 30, 0.5) == 0 &&
+                                       sx_retry_backoff(1, 1, NAN, 0.5) == 0 &&
+                                       sx_retry_backoff(1, 1, 30, NAN) == 0);
+}
+
+/* ---- sx_retry_decide -------------------------------------------------- */
+
+static const struct sx_retry_policy pol = {
+    .max_attempts = 5, .max_retry_after = 300, .transient_attempts = 3,
+    .backoff_base = 2, .backoff_cap = 10,
+};
+
+static struct sx_retry_decision decide(int attempts, int idem, int terr,
+                                       long status, double ra, double u)
+{
+    struct sx_retry_attempt a = { attempts, idem, terr, status, ra };
+    struct sx_retry_decision d = { SX_RETRY_BACKOFF, -42, "unset" };
+
+    sx_retry_decide(&pol, &a, u, &d);
+    return d;
+}
+
+static int is(struct sx_retry_decision d, enum sx_retry_action act,
+              double wait, const char *reason)
+{
+    if (d.action != act || !th_near(d.wait, wait, 1e-9))
+        return 0;
+    if (reason == NULL || d.reason == NULL)
+        return reason == d.reason;
+    return strcmp(reason, d.reason) == 0;
+}
+
+static void test_decide_429(void)
+{
+    test_cond("429 with Retry-After: pause that long",
+              is(decide(1, 0, 0, 429, 7, 0.5), SX_RETRY_PAUSE, 7, "429"));
+    test_cond("429 Retry-After 0: pause 0",
+              is(decide(1, 1, 0, 429, 0, 0.5), SX_RETRY_PAUSE, 0, "429"));
+    test_cond("429 Retry-After == max: still obeyed",
+              is(decide(1, 1, 0, 429, 300, 0.5), SX_RETRY_PAUSE, 300, "429"));
+    test_cond("429 without Retry-After: policy backoff (base 2, u .5)",
+              is(decide(1, 1, 0, 429, -1, 0.5), SX_RETRY_PAUSE, 1, "429"));
+    test_cond("429 backoff doubles per attempt",
+              is(decide(3, 1, 0, 429, -1, 0.5), SX_RETRY_PAUSE, 4, "429"));
+    test_cond("429 backoff uses the policy cap, not 60",
+              is(decide(4, 1, 0, 429, -1, 0.999), SX_RETRY_PAUSE, 9.99,
+                 "429"));
+    test_cond("429 NaN Retry-After counts as none",
+              is(decide(1, 1, 0, 429, NAN, 0.5), SX_RETRY_PAUSE, 1, "429"));
+    test_cond("429 Retry-After too long",
+              is(decide(1, 1, 0, 429, 301, 0.5), SX_RETRY_GIVE_UP, 301,
+                 "retry_after_too_long"));
+    test_cond("429 too long wins over max_attempts",
+              is(decide(5, 1, 0, 429, 1000, 0.5), SX_RETRY_GIVE_UP, 1000,
+                 "retry_after_too_long"));
+    test_cond("429 at max_attempts",
+              is(decide(5, 1, 0, 429, 1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "max_attempts"));
+    test_cond("429 past max_attempts",
+              is(decide(9, 1, 0, 429, -1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "max_attempts"));
+    test_cond("429 one below max_attempts: retried",
+              decide(4, 1, 0, 429, -1, 0.5).action == SX_RETRY_PAUSE);
+    test_cond("429 not idempotent: still paused (never processed)",
+              is(decide(1, 0, 0, 429, 2, 0.5), SX_RETRY_PAUSE, 2, "429"));
+}
+
+static void test_decide_transient(void)
+{
+    test_cond("transport failure: backoff",
+              is(decide(1, 1, 1, 0, -1, 0.5), SX_RETRY_BACKOFF, 1,
+                 "transport"));
+    test_cond("transport failure ignores retry_after",
+              is(decide(1, 1, 1, 503, 5, 0.5), SX_RETRY_BACKOFF, 1,
+                 "transport"));
+    test_cond("502: backoff", is(decide(2, 1, 0, 502, -1, 0.5),
+                                 SX_RETRY_BACKOFF, 2, "status"));
+    test_cond("504: backoff", is(decide(1, 1, 0, 504, -1, 0.25),
+                                 SX_RETRY_BACKOFF, 0.5, "status"));
+    test_cond("503 Retry-After raises the wait",
+              is(decide(1, 1, 0, 503, 8, 0.5), SX_RETRY_BACKOFF, 8,
+                 "status"));
+    test_cond("503 shorter Retry-After: backoff kept",
+              is(decide(2, 1, 0, 503, 0.5, 0.5), SX_RETRY_BACKOFF, 2,
+                 "status"));
+    test_cond("503 Retry-After over max: ignored, not obeyed",
+              is(decide(1, 1, 0, 503, 301, 0.5), SX_RETRY_BACKOFF, 1,
+                 "status"));
+    test_cond("502 Retry-After ignored",
+              is(decide(1, 1, 0, 502, 8, 0.5), SX_RETRY_BACKOFF, 1,
+                 "status"));
+    test_cond("504 Retry-After ignored",
+              is(decide(1, 1, 0, 504, 8, 0.5), SX_RETRY_BACKOFF, 1,
+                 "status"));
+    test_cond("not idempotent",
+              is(decide(1, 0, 1, 0, -1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "not_idempotent"));
+    test_cond("503 not idempotent",
+              is(decide(1, 0, 0, 503, 1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "not_idempotent"));
+    test_cond("at transient_attempts",
+              is(decide(3, 1, 1, 0, -1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "transient_attempts"));
+    test_cond("503 at transient_attempts",
+              is(decide(3, 1, 0, 503, 1, 0.5), SX_RETRY_GIVE_UP, 0,
+                 "transient_attempts"));
+    test_cond("backoff capped by policy",
+              is(decide(2, 1, 1, 0, -1, 0.999), SX_RETRY_BACKOFF, 3.996,
+                 "transport") &&
+                  decide(30, 1, 1, 0, -1, 0.999).action == SX_RETRY_GIVE_UP);
+}
+
+static void test_decide_other(void)
+{
+    static const long final[] = { 200, 201, 204, 301, 304, 400, 401, 403,
+                                  404, 409, 422, 428, 431, 500, 501, 505 };
+    size_t i;
+    int ok = 1;
+
+    for (i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+        ok = ok && is(decide(1, 1, 0, final[i], 3, 0.5), SX_RETRY_GIVE_UP,
+                      0, NULL);
+    test_cond("final statuses: give up, no reason", ok);
+    test_cond("permanent transport error",
+              is(decide(1, 1, 2, 0, -1, 0.5), SX_RETRY_GIVE_UP, 0, NULL));
+    test_cond("permanent transport error with a stale 429 status",
+              is(decide(1, 1, 2, 429, 3, 0.5), SX_RETRY_GIVE_UP, 0, NULL));
+    test_cond("unknown transport_error value: permanent",
+              is(decide(1, 1, 7, 503, -1, 0.5), SX_RETRY_GIVE_UP, 0, NULL));
 }
 
 int main(void)
@@ -200,5 +333,8 @@ int main(void)
     test_date_values();
     test_rfc850_years();
     test_backoff();
+    test_decide_429();
+    test_decide_transient();
+    test_decide_other();
     return test_report();
 }
