@@ -111,6 +111,14 @@ echo "cli: $(tail -n 1 "$tmp/cli.out")"
 count "$tmp/cli.out" $st cli
 cat "$tmp/cli.out" >> "$tmp/all-output"
 
+echo "== cli hardening tests"
+STOCKX="$STOCKX" sh tests/cli_hardening.sh > "$tmp/cli_hardening.out" 2>&1
+st=$?
+grep -E '^not ok' "$tmp/cli_hardening.out"
+echo "cli_hardening: $(tail -n 1 "$tmp/cli_hardening.out")"
+count "$tmp/cli_hardening.out" $st cli_hardening
+cat "$tmp/cli_hardening.out" >> "$tmp/all-output"
+
 # Secrets must never reach logs, errors or test output.
 if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" "$tmp/all-output"; then
     echo "not ok - a secret appeared in the output of the tests"
