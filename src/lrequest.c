@@ -272,8 +272,9 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
     int nret = 1, ok2xx;
     (void)status;
     if (sx_task_cancelled(q->task)) {
+        struct sx_task *t = q->task;
         lreq_free(get_state(L), q);
-        return sx_task_raise_cancelled(L, q->task);
+        return sx_task_raise_cancelled(L, t);
     }
     sx_req_result(q->r, &res);
     ok2xx = res.status >= 200 && res.status < 300;

@@ -127,6 +127,16 @@ static int l_stats(lua_State *L)
 
 /* ---- sorted keys -------------------------------------------------------- */
 
+/* Raises "file:line: stockx: msg" at the user's line. */
+static int user_error(lua_State *L, const char *msg)
+{
+    sx_lstockx_where(L);
+    lua_pushfstring(L, "stockx: %s", msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+
 static int key_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -145,6 +155,10 @@ static int sorted_keys(lua_State *L, int t, const char ***out)
     while (lua_next(L, t)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t len;
+            const char *k = lua_tolstring(L, -1, &len);
+            if (memchr(k, '\0', len))
+                user_error(L, "a key contains a NUL byte");
             lua_pushvalue(L, -1);
             lua_rawseti(L, -3, ++n);
         }
@@ -182,15 +196,6 @@ static struct sx_buf *new_boxed_buf(lua_State *L, size_t max)
     }
     lua_setmetatable(L, -2);
     return b;
-}
-
-/* Raises "file:line: stockx: msg" at the user's line. */
-static int user_error(lua_State *L, const char *msg)
-{
-    sx_lstockx_where(L);
-    lua_pushfstring(L, "stockx: %s", msg);
-    lua_concat(L, 2);
-    return lua_error(L);
 }
 
 static int query_error(lua_State *L, const char *k, const char *what)
