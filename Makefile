@@ -17,7 +17,7 @@ B        := build
 PURE     := buf url retry limiter log
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi client server
-BIND     := ltask ljson lstockx lserver main
+BIND     := ltask ljson lstockx lserver lsandbox main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

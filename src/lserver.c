@@ -1,8 +1,9 @@
 /*
  * Module "stockx.server": listen{host=, port=, handler=} runs an HTTP
- * server (sx_server.c) in the runtime's event loop and calls a Lua handler
- * for every request, in protected mode; now() is a monotonic clock;
- * save_file() replaces a file atomically (the sandbox's --state).
+ * server (sx_server.c) in the state's event loop (lserver_set_base) and
+ * calls a Lua handler for every request, in protected mode; now() is a
+ * monotonic clock; save_file() replaces a file atomically (--state);
+ * json_decode() is ljson's strict decoder.
  */
 #include "lserver.h"
 
@@ -19,7 +20,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "ltask.h"
+#include "ljson.h"
 #include "sx_log.h"
 #include "sx_server.h"
 
@@ -429,6 +430,27 @@ static int opt_field_port(lua_State *L)
     return (int)port;
 }
 
+/* The event loop servers run in: lserver_set_base() puts it here. */
+static const char base_key = 'b';
+
+void lserver_set_base(lua_State *L, struct event_base *base)
+{
+    lua_pushlightuserdata(L, base);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &base_key);
+}
+
+static struct event_base *get_base(lua_State *L)
+{
+    struct event_base *base;
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &base_key);
+    base = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (base == NULL)
+        luaL_error(L, "stockx.server: this Lua state has no event loop");
+    return base;
+}
+
 /*
  * listen{host="127.0.0.1", port=0, handler=function(req) return reply end}
  * -> server, or nil, message when the address cannot be bound.
@@ -439,6 +461,7 @@ static int l_listen(lua_State *L)
     int port;
     struct lserver *s;
     char err[256];
+    struct event_base *base = get_base(L);
 
     luaL_checktype(L, 1, LUA_TTABLE);
     host = opt_field_string(L, "host", "127.0.0.1");
@@ -452,7 +475,7 @@ static int l_listen(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     s->L = lua_tothread(L, -1);
     lua_pop(L, 1);
-    s->srv = sx_server_new(sx_rt_base(L), host, port, on_request, s, err,
+    s->srv = sx_server_new(base, host, port, on_request, s, err,
                            sizeof err);
     if (s->srv == NULL) {
         luaL_pushfail(L);
@@ -587,5 +610,6 @@ int luaopen_stockx_server(lua_State *L)
 {
     createmeta(L);
     luaL_newlib(L, funcs);
+    sx_json_openlib(L); /* json_decode, for the sandbox's own JSON module */
     return 1;
 }

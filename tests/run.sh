@@ -2,7 +2,8 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh.  Ends with "N passed, N failed".
+# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh.  Ends with
+# "N passed, N failed".
 #
 # STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
 # the sandbox and the tests alike;
@@ -119,6 +120,14 @@ grep -E '^not ok' "$tmp/cli.out"
 echo "cli: $(tail -n 1 "$tmp/cli.out")"
 count "$tmp/cli.out" $st cli
 cat "$tmp/cli.out" >> "$tmp/all-output"
+
+echo "== sandbox cli tests"
+STOCKX="$STOCKX" sh tests/cli_sandbox.sh > "$tmp/cli_sandbox.out" 2>&1
+st=$?
+grep -E '^not ok' "$tmp/cli_sandbox.out"
+echo "cli_sandbox: $(tail -n 1 "$tmp/cli_sandbox.out")"
+count "$tmp/cli_sandbox.out" $st cli_sandbox
+cat "$tmp/cli_sandbox.out" >> "$tmp/all-output"
 
 # Stops the sandbox with SIGTERM: it must exit 0 ("stopped") with no
 # sanitizer or valgrind report on its stderr.
