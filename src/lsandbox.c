@@ -85,6 +85,12 @@ static void push_flags(lua_State *L, const struct sx_sandbox_opts *o)
 
 /* ---- the Lua state ---------------------------------------------------- */
 
+/* The one protected call (with a traceback, errors printed): 0 or -1. */
+static int protected_call(lua_State *L, int nargs, int nresults)
+{
+    return sx_rt_pcall(L, nargs, nresults);
+}
+
 static int load_embedded(lua_State *L)
 {
     const struct sx_embed *e = lua_touserdata(L, lua_upvalueindex(1));
@@ -181,7 +187,7 @@ struct sx_sandbox *sx_sandbox_open(struct event_base *base,
     lserver_set_base(sb->L, base);
     lua_pushcfunction(sb->L, start);
     lua_pushlightuserdata(sb->L, (void *)o);
-    if (sx_rt_pcall(sb->L, 1, 4) < 0) /* the one protected call */
+    if (protected_call(sb->L, 1, 4) < 0)
         goto err;
     if (!lua_toboolean(sb->L, -4)) {
         fprintf(stderr, "stockx sandbox: %s\n", lua_tostring(sb->L, -3));
@@ -230,7 +236,7 @@ void sx_sandbox_close(struct sx_sandbox *sb)
         if (sb->ref != LUA_NOREF) {
             lua_pushcfunction(sb->L, stop);
             lua_rawgeti(sb->L, LUA_REGISTRYINDEX, sb->ref);
-            sx_rt_pcall(sb->L, 1, 0);
+            protected_call(sb->L, 1, 0);
         }
         lua_close(sb->L); /* collects the server, should close not have */
     }
