@@ -17,7 +17,7 @@ B        := build
 PURE     := buf url retry limiter log time http json config
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers client server
-BIND     := lrt ltask ljson lrequest lconfig lstockx lserver main
+BIND     := lrt ltask ljson lrequest lconfig lstockx lserver lsandbox main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

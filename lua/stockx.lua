@@ -573,50 +573,6 @@ end
 coroutine.resume = resume
 coroutine.wrap = wrap
 
--- Used by `stockx sandbox` and `stockx run --sandbox`.
-function M._start_sandbox(o)
-  local port = tonumber(o.port)
-  if not port or port < 0 or port > 65535 or port % 1 ~= 0 then
-    error("stockx sandbox: bad --port '" .. tostring(o.port) .. "'", 0)
-  end
-  local seed = o.seed and tonumber(o.seed)
-  if o.seed and not seed then
-    error("stockx sandbox: bad --seed '" .. tostring(o.seed) .. "'", 0)
-  end
-  local sandbox = require("stockx.sandbox")
-  local rate_limit = o.rate_limit
-  if rate_limit == "off" then rate_limit = false end
-  local quota = o.quota
-  if quota == "off" then
-    quota = false
-  elseif quota ~= nil then
-    quota = tonumber(quota)
-    if not quota or quota < 1 then
-      error("stockx sandbox: bad --quota '" .. tostring(o.quota) .. "'", 0)
-    end
-  end
-  local faults = {}
-  for i, spec in ipairs(o.faults or {}) do
-    if not sandbox.parse_fault then
-      error("stockx sandbox: --fault is not supported by this sandbox", 0)
-    end
-    local f, e = sandbox.parse_fault(spec)
-    if not f then error("stockx sandbox: bad --fault '" .. spec .. "': " .. tostring(e), 0) end
-    faults[i] = f
-  end
-  local srv = sandbox.serve { port = port, seed = seed, state = o.state,
-    rate_limit = rate_limit, quota = quota, faults = faults }
-  M._sandbox = srv
-  if o.embedded then
-    M.configure { base_url = srv:url(), api_key = srv.api_key,
-      access_token = srv.access_token }
-  else
-    io.stdout:write("stockx sandbox listening on ", srv:url(), "\n")
-    io.stdout:flush()
-  end
-  return srv
-end
-
 M._internal = { core = core, next_query = next_query, find_key = find_key }
 
 return M

@@ -1,18 +1,26 @@
 /*
  * Module "stockx.server": listen{host=, port=, handler=} runs an HTTP
- * server (sx_server.c) in the runtime's event loop and calls a Lua handler
- * for every request, in protected mode; now() is a monotonic clock.
+ * server (sx_server.c) in the state's event loop (lserver_set_base) and
+ * calls a Lua handler for every request, in protected mode; now() is a
+ * monotonic clock; save_file() replaces a file atomically (--state);
+ * json_decode() is ljson's strict decoder.
  */
 #include "lserver.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "ltask.h"
+#include "ljson.h"
 #include "sx_log.h"
 #include "sx_server.h"
 
@@ -422,6 +430,27 @@ static int opt_field_port(lua_State *L)
     return (int)port;
 }
 
+/* The event loop servers run in: lserver_set_base() puts it here. */
+static const char base_key = 'b';
+
+void lserver_set_base(lua_State *L, struct event_base *base)
+{
+    lua_pushlightuserdata(L, base);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &base_key);
+}
+
+static struct event_base *get_base(lua_State *L)
+{
+    struct event_base *base;
+
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &base_key);
+    base = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (base == NULL)
+        luaL_error(L, "stockx.server: this Lua state has no event loop");
+    return base;
+}
+
 /*
  * listen{host="127.0.0.1", port=0, handler=function(req) return reply end}
  * -> server, or nil, message when the address cannot be bound.
@@ -432,6 +461,7 @@ static int l_listen(lua_State *L)
     int port;
     struct lserver *s;
     char err[256];
+    struct event_base *base = get_base(L);
 
     luaL_checktype(L, 1, LUA_TTABLE);
     host = opt_field_string(L, "host", "127.0.0.1");
@@ -445,7 +475,7 @@ static int l_listen(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     s->L = lua_tothread(L, -1);
     lua_pop(L, 1);
-    s->srv = sx_server_new(sx_rt_base(L), host, port, on_request, s, err,
+    s->srv = sx_server_new(base, host, port, on_request, s, err,
                            sizeof err);
     if (s->srv == NULL) {
         luaL_pushfail(L);
@@ -457,6 +487,80 @@ static int l_listen(lua_State *L)
     lua_pushvalue(L, -1);
     s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
+}
+
+/* ---- saving files ----------------------------------------------------- */
+
+/* Writes s[0..n) to fd; 0, or -1 with errno set. */
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Makes a rename in path's directory durable; failures do not matter. */
+static void sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + 1), path);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/*
+ * save_file(path, data) -> true, or nil, message, errno (as io.open).
+ * Replaces path atomically: data goes to a new file next to it whose name
+ * mkstemp makes unpredictable and creates exclusively (so a planted
+ * symlink is never followed), mode 0600, fsync'ed, then renamed over path.
+ * On failure the temporary file is removed and path is left as it was.
+ */
+static int l_save_file(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &n);
+    char tmp[PATH_MAX];
+    int fd, saved;
+
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return luaL_fileresult(L, 0, path);
+    }
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+        return luaL_fileresult(L, 0, path);
+    if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+        saved = errno;
+        close(fd);
+        goto err;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        saved = errno;
+        goto err;
+    }
+    sync_dir(path);
+    lua_pushboolean(L, 1);
+    return 1;
+err:
+    unlink(tmp);
+    errno = saved;
+    return luaL_fileresult(L, 0, path);
 }
 
 /* now() -> seconds (float) on a monotonic clock, for durations only. */
@@ -498,6 +602,7 @@ static void createmeta(lua_State *L)
 static const luaL_Reg funcs[] = {
     {"listen", l_listen},
     {"now", l_now},
+    {"save_file", l_save_file},
     {NULL, NULL}
 };
 
@@ -505,5 +610,6 @@ int luaopen_stockx_server(lua_State *L)
 {
     createmeta(L);
     luaL_newlib(L, funcs);
+    sx_ljson_openlib(L); /* json_decode, for the sandbox's own JSON module */
     return 1;
 }

@@ -18,7 +18,7 @@
 #include <lualib.h>
 
 #include "embed.h"
-#include "lserver.h"
+#include "lsandbox.h"
 #include "lstockx.h"
 #include "ltask.h"
 #include "sx_client.h"
@@ -38,19 +38,15 @@ struct cli {
     int script_arg;         /* argv index of the script name */
     int sandbox;            /* run --sandbox */
     struct sx_config cfg;   /* defaults, then environment, then flags */
-    const char *port, *seed, *state;
-    const char *rate_limit, *quota;   /* sandbox limits */
-    const char *faults[16];           /* sandbox --fault SPEC */
-    int nfaults;
+    struct sx_sandbox_opts sandbox_opts; /* stockx sandbox / run --sandbox */
+    struct sx_sandbox *sb;               /* the running sandbox, or NULL */
 };
 
 static const char usage[] =
-    "usage: stockx [options] run [--sandbox] FILE [args...]\n"
+    "usage: stockx [options] run [--sandbox [sandbox options]] FILE [args...]\n"
     "       stockx [options] FILE [args...]\n"
     "       stockx [options] -e CODE [args...]\n"
-    "       stockx sandbox [--port N] [--seed S] [--state FILE]\n"
-    "                      [--rate-limit N/Ps|off] [--quota N|off]\n"
-    "                      [--fault PATTERN:key=value,...]...\n"
+    "       stockx sandbox [sandbox options]\n"
     "       stockx --help | --version\n"
     "       stockx --settings   (the settings table, as markdown)\n";
 
@@ -71,6 +67,8 @@ static void print_help(void)
     }
     fputs("  --sandbox              (run) serve the StockX sandbox in-process "
           "and point the client at it\n"
+          "\nsandbox options (stockx sandbox, and run --sandbox before FILE):\n"
+          SX_SANDBOX_USAGE
           "\nThe script's arguments are in `arg`, as with the lua command.\n",
           stdout);
 }
@@ -138,26 +136,16 @@ static int config_from_env(struct sx_config *k)
     return 0;
 }
 
-static const char **sandbox_slot(struct cli *o, const char *a)
+/* Sandbox flags from argv[*i] on (all of them for `stockx sandbox`). */
+static int sandbox_flags(struct cli *o, int argc, char **argv, int *i,
+                         int all)
 {
-    if (!strcmp(a, "--fault"))
-        return o->nfaults < 16 ? &o->faults[o->nfaults++] : NULL;
-    return !strcmp(a, "--port")         ? &o->port
-           : !strcmp(a, "--seed")       ? &o->seed
-           : !strcmp(a, "--state")      ? &o->state
-           : !strcmp(a, "--rate-limit") ? &o->rate_limit
-           : !strcmp(a, "--quota")      ? &o->quota
-                                        : NULL;
-}
-
-static int sandbox_flags(struct cli *o, int argc, char **argv, int i)
-{
-    for (; i < argc; i++) {
-        const char **slot = sandbox_slot(o, argv[i]);
-        if (!slot || i + 1 >= argc)
-            return usage_error("bad sandbox option", argv[i]);
-        *slot = argv[++i];
-    }
+    char err[200];
+    int next = sx_sandbox_flags(&o->sandbox_opts, argc, argv, *i, all, err,
+                                sizeof err);
+    if (next < 0)
+        return usage_error(err, NULL);
+    *i = next - 1;
     return 0;
 }
 
@@ -185,6 +173,9 @@ static int parse_args(struct cli *o, int argc, char **argv)
         }
         if (!strcmp(a, "--sandbox") && o->cmd == CMD_RUN) {
             o->sandbox = 1;
+            i++;
+            if (sandbox_flags(o, argc, argv, &i, 0))
+                return 2;
             continue;
         }
         if (!strcmp(a, "-e")) {
@@ -197,7 +188,8 @@ static int parse_args(struct cli *o, int argc, char **argv)
         }
         if (o->cmd == CMD_NONE && !strcmp(a, "sandbox")) {
             o->cmd = CMD_SANDBOX;
-            return sandbox_flags(o, argc, argv, i + 1);
+            i++;
+            return sandbox_flags(o, argc, argv, &i, 1);
         }
         if (o->cmd == CMD_NONE && !strcmp(a, "run")) {
             o->cmd = CMD_RUN;
@@ -242,7 +234,6 @@ static const luaL_Reg c_modules[] = {
     {"cjson", luaopen_cjson},
     {"cjson.safe", luaopen_cjson_safe},
     {"stockx.core", luaopen_stockx_core},
-    {"stockx.server", luaopen_stockx_server},
     {NULL, NULL}};
 
 /* Registers the C modules and the embedded Lua ones in package.preload. */
@@ -301,33 +292,41 @@ static void setup_path(lua_State *L, const struct cli *o)
     lua_pop(L, 1);
 }
 
-/* [-0, +0] Starts the sandbox; for run --sandbox, points the client at it. */
-static int start_sandbox(lua_State *L)
+/* [-0, +0] stockx.configure{base_url=, api_key=, access_token=}. */
+static int point_at_sandbox(lua_State *L)
 {
-    struct cli *o = lua_touserdata(L, 1);
+    struct sx_sandbox *sb = lua_touserdata(L, 1);
     lua_getglobal(L, "stockx");
-    lua_getfield(L, -1, "_start_sandbox");
-    lua_newtable(L);
-    lua_pushstring(L, o->port ? o->port : "0");
-    lua_setfield(L, -2, "port");
-    lua_pushstring(L, o->seed);
-    lua_setfield(L, -2, "seed");
-    lua_pushstring(L, o->state);
-    lua_setfield(L, -2, "state");
-    lua_pushboolean(L, o->sandbox);
-    lua_setfield(L, -2, "embedded");
-    lua_pushstring(L, o->rate_limit);
-    lua_setfield(L, -2, "rate_limit");
-    lua_pushstring(L, o->quota);
-    lua_setfield(L, -2, "quota");
-    lua_createtable(L, o->nfaults, 0);
-    for (int i = 0; i < o->nfaults; i++) {
-        lua_pushstring(L, o->faults[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "faults");
+    lua_getfield(L, -1, "configure");
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, sx_sandbox_url(sb));
+    lua_setfield(L, -2, "base_url");
+    lua_pushstring(L, sx_sandbox_api_key(sb));
+    lua_setfield(L, -2, "api_key");
+    lua_pushstring(L, sx_sandbox_access_token(sb));
+    lua_setfield(L, -2, "access_token");
     lua_call(L, 1, 0);
     return 0;
+}
+
+/*
+ * Starts the sandbox (its own Lua state, on our loop); for run --sandbox,
+ * points the client at it.  0, or the exit status (2: a bad flag value).
+ */
+static int start_sandbox(struct cli *o, struct event_base *base, lua_State *L)
+{
+    int bad_flag;
+    o->sb = sx_sandbox_open(base, &o->sandbox_opts, &bad_flag);
+    if (o->sb == NULL)
+        return bad_flag ? 2 : 1;
+    if (o->cmd == CMD_SANDBOX) {
+        printf("stockx sandbox listening on %s\n", sx_sandbox_url(o->sb));
+        fflush(stdout);
+        return 0;
+    }
+    lua_pushcfunction(L, point_at_sandbox);
+    lua_pushlightuserdata(L, o->sb);
+    return sx_rt_pcall(L, 1, 0) < 0 ? 1 : 0;
 }
 
 /* [-0, +0] Pushes the arg table and spawns the main chunk as a task. */
@@ -443,12 +442,13 @@ static int serve_forever(struct event_base *base)
 static int run(struct cli *o, struct event_base *base, lua_State *L,
                struct sx_rt *rt, int argc, char **argv)
 {
+    int st;
     /* only the command line and the environment can make this fail */
     if (protected(L, setup_stockx, o, argv, argc) < 0)
         return 1;
     if ((o->cmd == CMD_SANDBOX || o->sandbox) &&
-        protected(L, start_sandbox, o, argv, argc) < 0)
-        return 1;
+        (st = start_sandbox(o, base, L)) != 0)
+        return st;
     if (o->cmd == CMD_SANDBOX)
         return serve_forever(base);
     if (protected(L, start_script, o, argv, argc) < 0)
@@ -493,6 +493,7 @@ out:
     release_signals(sigev);
     if (L)
         lua_close(L);
+    sx_sandbox_close(o->sb);
     sx_rt_close(rt);
     sx_client_free(client);
     if (base)

@@ -144,13 +144,22 @@ static struct sx_server_req *req_new(struct sx_server *srv,
     return r;
 }
 
-/* The answer is evhttp's now; free r unless the handler still uses it. */
-static void req_finish(struct sx_server_req *r)
+/*
+ * The answer is evhttp's from now on: returns r's evhttp request and frees
+ * r unless the handler still uses it.  Call it *before* the evhttp call
+ * that hands the answer over: ending a reply on a connection that closes
+ * after it (HTTP/1.0, "Connection: close") frees the connection at once,
+ * and its close callback must not find r any more.
+ */
+static struct evhttp_request *req_finish(struct sx_server_req *r)
 {
+    struct evhttp_request *ev = r->ev;
+
     r->phase = PHASE_DONE;
     r->ev = NULL;
     if (!r->in_handler)
         req_free(r);
+    return ev;
 }
 
 /*
@@ -198,7 +207,10 @@ static void arm(struct sx_server_req *r, const struct timeval *tv)
     evtimer_add(r->timer, tv);
 }
 
-/* Closes r's connection abruptly; r and its evhttp request are freed. */
+/*
+ * Closes r's connection abruptly; r and its evhttp request are freed.  r
+ * goes first, so that the close callback (on_close) no longer sees it.
+ */
 static void drop_connection(struct sx_server_req *r)
 {
     struct evhttp_connection *evcon = NULL;
@@ -290,8 +302,7 @@ static void send_piece(struct sx_server_req *r)
         r->phase = PHASE_DRAIN;
         drain_then_close(r);
     } else {
-        evhttp_send_reply_end(r->ev);
-        req_finish(r);
+        evhttp_send_reply_end(req_finish(r)); /* may free the connection */
     }
 }
 
@@ -303,8 +314,12 @@ static void start_reply(struct sx_server_req *r)
     char cl[32];
 
     if (!r->drop && r->chunk_size == 0) {
-        evhttp_send_reply(r->ev, r->status, reason(r->status), r->body);
-        req_finish(r);
+        int status = r->status;
+        struct evbuffer *body = r->body;
+
+        r->body = NULL; /* req_finish may free r: keep the body till sent */
+        evhttp_send_reply(req_finish(r), status, reason(status), body);
+        evbuffer_free(body);
         return;
     }
     snprintf(cl, sizeof cl, "%zu", len);
@@ -463,7 +478,8 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 
     for (; r; r = next) {
         next = r->next;
-        if (r->evcon == evcon && r->phase != PHASE_HANDLER)
+        if (r->evcon == evcon && r->phase != PHASE_HANDLER &&
+            r->phase != PHASE_DONE)
             req_abort(r);
     }
 }

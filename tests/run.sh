@@ -2,10 +2,13 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh.  Ends with "N passed, N failed".
+# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh.  Ends with
+# "N passed, N failed".
 #
-# STOCKX=path runs another build (make test-asan sets ./stockx-asan);
-# STOCKX_VALGRIND=1 runs every Lua test under valgrind; TESTS="pool retry"
+# STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
+# the sandbox and the tests alike;
+# STOCKX_VALGRIND=1 runs the sandbox and every Lua test under valgrind (the
+# sandbox must stop cleanly on SIGTERM at the end); TESTS="pool retry"
 # runs only those Lua tests.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -49,13 +52,26 @@ for t in build/unit/test_*; do
     count "$tmp/unit.out" $st "$t"
 done
 
-echo "== sandbox"
-./stockx sandbox --port 0 --rate-limit off --quota off > "$tmp/sandbox.out" 2> "$tmp/sandbox.err" &
+# The tool every stockx process of the suite runs under (a simple command
+# prefix, so that $! of a background job is the process itself).
+vg=
+if [ -n "${STOCKX_VALGRIND:-}" ]; then
+    vg="valgrind -q --error-exitcode=99 --leak-check=full"
+    vg="$vg --errors-for-leak-kinds=definite,indirect"
+    vg="$vg --show-leak-kinds=definite,indirect"
+fi
+
+# The sandbox runs under the same build and tool as the client, so that
+# ASan or valgrind watch the server side too; stop_sandbox judges it.
+echo "== sandbox ($STOCKX${STOCKX_VALGRIND:+ under valgrind})"
+$vg "$STOCKX" sandbox --port 0 --rate-limit off --quota off > "$tmp/sandbox.out" 2> "$tmp/sandbox.err" &
 sandbox_pid=$!
 i=0
+limit=100                                  # tenths of a second
+[ -n "${STOCKX_VALGRIND:-}" ] && limit=900 # valgrind starts slowly
 while ! grep -q 'listening on' "$tmp/sandbox.out" 2>/dev/null; do
     i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$sandbox_pid" 2>/dev/null; then
+    if [ $i -gt $limit ] || ! kill -0 "$sandbox_pid" 2>/dev/null; then
         echo "FAIL: the sandbox did not start"; cat "$tmp/sandbox.err"
         echo "$passed passed, $((failed + 1)) failed"
         exit 1
@@ -79,13 +95,7 @@ export LUA_PATH="tests/lua/?.lua;;"
 export TEST_TMP="$tmp"
 
 run_lua() {
-    if [ -n "${STOCKX_VALGRIND:-}" ]; then
-        valgrind -q --error-exitcode=99 --leak-check=full \
-            --errors-for-leak-kinds=definite,indirect \
-            --show-leak-kinds=definite,indirect "$STOCKX" run "$@"
-    else
-        "$STOCKX" run "$@"
-    fi
+    $vg "$STOCKX" run "$@"
 }
 
 echo "== lua tests ($STOCKX${STOCKX_VALGRIND:+ under valgrind})"
@@ -118,6 +128,37 @@ grep -E '^not ok' "$tmp/cli_hardening.out"
 echo "cli_hardening: $(tail -n 1 "$tmp/cli_hardening.out")"
 count "$tmp/cli_hardening.out" $st cli_hardening
 cat "$tmp/cli_hardening.out" >> "$tmp/all-output"
+
+echo "== sandbox cli tests"
+STOCKX="$STOCKX" sh tests/cli_sandbox.sh > "$tmp/cli_sandbox.out" 2>&1
+st=$?
+grep -E '^not ok' "$tmp/cli_sandbox.out"
+echo "cli_sandbox: $(tail -n 1 "$tmp/cli_sandbox.out")"
+count "$tmp/cli_sandbox.out" $st cli_sandbox
+cat "$tmp/cli_sandbox.out" >> "$tmp/all-output"
+
+# Stops the sandbox with SIGTERM: it must exit 0 ("stopped") with no
+# sanitizer or valgrind report on its stderr.
+stop_sandbox() {
+    kill -TERM "$sandbox_pid" 2>/dev/null
+    wait "$sandbox_pid"
+    st=$?
+    sandbox_pid=
+    if [ $st -eq 0 ] && ! grep -q -E \
+        'ERROR: (Address|Leak)Sanitizer|runtime error:|^==[0-9]+== ' \
+        "$tmp/sandbox.err"; then
+        echo "ok - the sandbox stopped cleanly"
+        passed=$((passed + 1))
+    else
+        echo "not ok - the sandbox stopped with status $st or a report:"
+        tail -n 40 "$tmp/sandbox.err" | sed 's/^/    /'
+        failed=$((failed + 1))
+    fi
+    cat "$tmp/sandbox.out" "$tmp/sandbox.err" >> "$tmp/all-output"
+}
+
+echo "== sandbox shutdown"
+stop_sandbox
 
 # Secrets must never reach logs, errors or test output.
 if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" "$tmp/all-output"; then

@@ -1,5 +1,6 @@
 --- The local StockX sandbox: a fake of the StockX API v2 (at the root of
--- http://127.0.0.1:PORT, no /v2) served in the runtime's own event loop.
+-- http://127.0.0.1:PORT, no /v2) served on the program's event loop, in a
+-- Lua state of its own (src/lsandbox.c).
 -- The routes live in stockx.sandbox.*; this module routes, authenticates,
 -- limits, injects faults, settles pending work and keeps the state.
 local server = require("stockx.server")
@@ -528,6 +529,49 @@ function M.serve(opts)
       .. ": " .. tostring(sb.save_error), 2)
   end
   return sb
+end
+
+local function bad_flag(flag, v, why)
+  return nil, "bad " .. flag .. " '" .. tostring(v) .. "'"
+    .. (why and ": " .. why or "")
+end
+
+-- --quota: true and the value (nil: the default, false: off), or nil and
+-- a message.
+local function cli_quota(v)
+  if v == nil or v == "off" then return true, v and false end
+  local q = math.tointeger(tonumber(v))
+  if not q or q < 1 then
+    return bad_flag("--quota", v, "an integer >= 1, or off")
+  end
+  return true, q
+end
+
+--- serve{} options from the command line's strings (`stockx sandbox` and
+-- `stockx run --sandbox`).
+-- @param o {port=, seed=, state=, rate_limit=, quota=, faults={spec...}}
+-- @return the options, or nil and a message naming the flag and value
+function M.cli_options(o)
+  local port = math.tointeger(tonumber(o.port or "0"))
+  if not port or port < 0 or port > 65535 then
+    return bad_flag("--port", o.port, "a port number in 0..65535")
+  end
+  local seed = o.seed and math.tointeger(tonumber(o.seed))
+  if o.seed and not seed then return bad_flag("--seed", o.seed, "an integer") end
+  local qok, quota = cli_quota(o.quota)
+  if not qok then return nil, quota end
+  if o.rate_limit ~= nil then
+    local r, e = limits.parse_rate(o.rate_limit)
+    if r == nil and e then return bad_flag("--rate-limit", o.rate_limit, e) end
+  end
+  local list = {}
+  for i, spec in ipairs(o.faults or {}) do
+    local f, e = faults.parse(spec)
+    if not f then return bad_flag("--fault", spec, e) end
+    list[i] = f
+  end
+  return { port = port, seed = seed, state = o.state,
+    rate_limit = o.rate_limit, quota = quota, faults = list }
 end
 
 --- Parses a fault spec string ("[METHOD ]PATH:key=value,...").

@@ -2,6 +2,7 @@
 -- variants, GTINs, the market's own asks and bids), the seller account
 -- (listings, their operations, active and historical orders) and the
 -- indexes over it; the account is the state that --state saves and loads.
+local server = require("stockx.server")
 local json = require("stockx.sandbox.json")
 local util = require("stockx.sandbox.util")
 
@@ -455,23 +456,13 @@ end
 -- Saving and loading (--state FILE).
 --------------------------------------------------------------------------
 
---- Writes the state to path atomically (path.tmp, then rename).
+--- Writes the state to path atomically: a new private (0600) temporary
+-- file next to it, fsync, rename (stockx.server.save_file).
 -- @return true, or nil and a message
 function M.save(path, st)
   local ok, text = pcall(json.encode_fast, st)
   if not ok then return nil, text end
-  local tmp = path .. ".tmp"
-  local f, e = io.open(tmp, "wb")
-  if not f then return nil, e end
-  local wok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not wok or not cok then
-    os.remove(tmp)
-    return nil, werr or cerr
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then return nil, rerr end
-  return true
+  return server.save_file(path, text)
 end
 
 local function arr(t)

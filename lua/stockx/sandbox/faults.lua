@@ -65,6 +65,79 @@ local function check_value(f, k, kind)
   end
 end
 
+--------------------------------------------------------------------------
+-- Path patterns: Lua patterns, checked when a fault is added (string.find
+-- reports a malformed item only when a match reaches it, so a bad pattern
+-- would turn requests into 500s), and with '-' outside a set always a
+-- literal hyphen, as in UUIDs and "market-data".  For a yes/no search the
+-- lazy quantifier '-' matches what '*' does, so nothing is lost.
+--------------------------------------------------------------------------
+
+local MAX_CAPTURES = 32 -- LUA_MAXCAPTURES
+
+-- The index after the set that starts at p[i] ("["), or nil: Lua's rule,
+-- a ']' right after '[' or '[^' belongs to the set.
+local function set_end(p, i)
+  local j = i + 1
+  if p:sub(j, j) == "^" then j = j + 1 end
+  repeat
+    if j > #p then return nil end
+    j = j + (p:sub(j, j) == "%" and j < #p and 2 or 1)
+  until p:sub(j, j) == "]"
+  return j + 1
+end
+
+-- The item "%x" at p[i]: the index after it, or nil and Lua's message.
+local function escape_end(p, i, caps)
+  local d = p:sub(i + 1, i + 1)
+  if d == "" then return nil, "malformed pattern (ends with '%')" end
+  if d == "b" then
+    if i + 3 > #p then return nil, "missing arguments to '%b'" end
+    return i + 4
+  elseif d == "f" then
+    if p:sub(i + 2, i + 2) ~= "[" then
+      return nil, "missing '[' after '%f' in pattern"
+    end
+    return set_end(p, i + 2) or nil, "malformed pattern (missing ']')"
+  elseif d:match("%d") then
+    local k = tonumber(d)
+    if k == 0 or k > #caps or caps[k] then
+      return nil, "invalid capture index %" .. d
+    end
+  end
+  return i + 2
+end
+
+--- Checks a path pattern and returns the pattern to search with ('-'
+-- outside sets escaped), or nil and the error Lua would raise.
+function M.compile_pattern(p)
+  local out, caps, i = {}, {}, 1 -- caps[k]: true while capture k is open
+  while i <= #p do
+    local c, j, e = p:sub(i, i), i + 1, nil
+    if c == "%" then
+      j, e = escape_end(p, i, caps)
+    elseif c == "[" then
+      j, e = set_end(p, i), "malformed pattern (missing ']')"
+    elseif c == "(" then
+      if #caps >= MAX_CAPTURES then return nil, "too many captures" end
+      caps[#caps + 1] = p:sub(j, j) ~= ")" -- "()": a position, closed
+      if not caps[#caps] then j = j + 1 end
+    elseif c == ")" then
+      local k = #caps
+      while k > 0 and not caps[k] do k = k - 1 end
+      if k == 0 then return nil, "invalid pattern capture" end
+      caps[k] = false
+    end
+    if not j then return nil, e end
+    out[#out + 1] = c == "-" and "%-" or p:sub(i, j - 1)
+    i = j
+  end
+  for k = 1, #caps do
+    if caps[k] then return nil, "unfinished capture" end
+  end
+  return table.concat(out)
+end
+
 --- Checks and normalises a fault table; raises a message when it is bad.
 -- @return the same table
 function M.validate(f)
@@ -73,7 +146,8 @@ function M.validate(f)
     check(KEYS[k], "unknown fault option " .. tostring(k))
   end
   check(type(f.path) == "string", "path (a Lua pattern) is required")
-  check(pcall(string.find, "", f.path), "path is not a valid Lua pattern")
+  local pattern, perr = M.compile_pattern(f.path)
+  check(pattern, "bad path pattern '" .. f.path .. "': " .. tostring(perr))
   for k, kind in pairs(KEYS) do
     if f[k] ~= nil and k ~= "path" then check_value(f, k, kind) end
   end
@@ -87,6 +161,7 @@ function M.validate(f)
   for _, k in ipairs(EFFECTS) do effect = effect or (f[k] ~= nil) end
   check(effect, "a fault needs an effect: status, latency, drop_after, "
     .. "stall, malformed, chunk_size, chunk_delay or operation_fail")
+  f._pattern = pattern
   return f
 end
 
@@ -169,7 +244,9 @@ function Set:add(f, now)
     f = parsed
   else
     local copy = {}
-    for k, v in pairs(f) do copy[k] = v end
+    for k, v in pairs(f) do
+      if type(k) ~= "string" or k:sub(1, 1) ~= "_" then copy[k] = v end
+    end
     f = M.validate(copy)
   end
   self.next_id = self.next_id + 1
@@ -203,7 +280,7 @@ end
 local function take(self, req, rng, now, want)
   for _, f in ipairs(self.list) do
     if (f.operation_fail ~= nil) == want and live(f, now)
-      and req.path:find(f.path) and (f.method == nil or f.method == req.method)
+      and req.path:find(f._pattern) and (f.method == nil or f.method == req.method)
       and (f.rate == nil or rng:float() < f.rate) then
       if f.count then f.count = f.count - 1 end
       return f

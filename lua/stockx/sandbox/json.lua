@@ -153,15 +153,10 @@ function M.encode_fast(v)
   return s
 end
 
--- The runtime's strict decoder (integers stay integers) when the binary
--- has it, else cjson's.
-local decoder = cjson.decode
-do
-  local ok, core = pcall(require, "stockx.core")
-  if ok and type(core) == "table" and core.json_decode then
-    decoder = core.json_decode
-  end
-end
+-- The binary's strict decoder (integers stay integers), which
+-- stockx.server carries for the sandbox; cjson's without it.  The sandbox
+-- requires no client module.
+local decoder = require("stockx.server").json_decode or cjson.decode
 
 --- Decodes JSON text without raising.
 -- @param s the text
