@@ -54,7 +54,7 @@ test: stockx unit
 	sh tests/run.sh
 
 asan:
-	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined \
+	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined,float-cast-overflow \
 	    -fno-omit-frame-pointer -fno-sanitize-recover=all" stockx-asan
 
 stockx-asan: $(OBJS)
