@@ -35,15 +35,6 @@ M.json = {
 -- Errors
 ---------------------------------------------------------------------------
 
-local reasons = {
-  [200] = "OK", [201] = "Created", [202] = "Accepted", [204] = "No Content",
-  [400] = "Bad Request", [401] = "Unauthorized", [403] = "Forbidden",
-  [404] = "Not Found", [405] = "Method Not Allowed", [408] = "Request Timeout",
-  [409] = "Conflict", [413] = "Payload Too Large", [415] = "Unsupported Media Type",
-  [422] = "Unprocessable Entity", [429] = "Too Many Requests",
-  [500] = "Internal Server Error", [502] = "Bad Gateway",
-  [503] = "Service Unavailable", [504] = "Gateway Timeout",
-}
 
 --- Error values raised by get/post/... (and returned by request for
 -- transport failures).  Fields: kind, status, method, url, path, message,
@@ -68,7 +59,7 @@ Error.__tostring = function(e)
   end
   local where = e.method .. " " .. (e.path or e.url or "?")
   if e.status then
-    local s = where .. " -> " .. e.status .. " " .. (reasons[e.status] or "")
+    local s = where .. " -> " .. e.status .. " " .. (core.reason(e.status) or "")
     s = s:gsub(" $", "")
     if e.kind == "bad_response" then
       return s .. ": bad response: " .. (msg or "?")

@@ -21,6 +21,10 @@
 #include <lua.h>
 
 #include "ljson.h"
+#include "sx_buf.h"
+#include "sx_http.h"
+#include "sx_json.h"
+#include "sx_limiter.h"
 #include "sx_log.h"
 #include "sx_server.h"
 
@@ -281,31 +285,12 @@ static int dispatch(lua_State *L)
     return 0;
 }
 
-/* Appends s to out as JSON string content, truncating to fit. */
-static void json_escape(char *out, size_t size, const char *s)
-{
-    size_t o = 0;
-
-    for (; *s && *s != '\n' && o + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-}
-
 /* A handler error: log it (with its traceback) and answer 500. */
 static void fail(struct sx_server_req *req, const char *msg)
 {
     static const struct sx_server_header json = {"Content-Type",
                                                  "application/json"};
-    char esc[512], body[640];
+    struct sx_buf body;
     struct sx_server_reply r;
     struct sx_log_field f[3] = {
         {"method", sx_server_req_method(req), 0},
@@ -313,15 +298,18 @@ static void fail(struct sx_server_req *req, const char *msg)
         {"error", msg, 0}};
 
     sx_log(SX_LOG_ERROR, "server.handler_error", f, 3);
-    json_escape(esc, sizeof esc, msg);
+    sx_buf_init(&body, 4096);
+    sx_buf_addstr(&body, "{\"statusCode\":500,\"message\":\"sandbox error: ");
+    sx_json_escape(&body, msg, strcspn(msg, "\n")); /* not the traceback */
+    sx_buf_addstr(&body, "\"}");
     memset(&r, 0, sizeof r);
     r.status = 500;
     r.headers = &json;
     r.nheaders = 1;
-    r.body = body;
-    r.len = (size_t)snprintf(body, sizeof body,
-        "{\"statusCode\":500,\"message\":\"sandbox error: %s\"}", esc);
+    r.body = body.data;
+    r.len = body.len;
     sx_server_respond(req, &r);
+    sx_buf_free(&body);
 }
 
 /* Called by sx_server from a libevent callback: nothing may escape. */
@@ -599,8 +587,34 @@ static void createmeta(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* reason(status) -> "Too Many Requests" | nil (src/sx_http.c) */
+static int l_reason(lua_State *L)
+{
+    lua_Integer st = luaL_checkinteger(L, 1);
+    lua_pushstring(L, st >= 0 && st < 1000 ? sx_http_reason((int)st) : NULL);
+    return 1;
+}
+
+/* parse_rate("10/1s") -> rate, period | nil, message (src/sx_limiter.c) */
+static int l_parse_rate(lua_State *L)
+{
+    char err[200];
+    double rate, period;
+    if (sx_limiter_parse_rate(luaL_checkstring(L, 1), &rate, &period, err,
+                              sizeof err) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushnumber(L, rate);
+    lua_pushnumber(L, period);
+    return 2;
+}
+
 static const luaL_Reg funcs[] = {
     {"listen", l_listen},
+    {"reason", l_reason},
+    {"parse_rate", l_parse_rate},
     {"now", l_now},
     {"save_file", l_save_file},
     {NULL, NULL}

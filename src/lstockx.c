@@ -20,6 +20,7 @@
 #include "ltask.h"
 #include "sx_buf.h"
 #include "sx_client.h"
+#include "sx_http.h"
 #include "sx_log.h"
 #include "sx_url.h"
 
@@ -343,7 +344,16 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/* core.reason(status) -> the reason phrase, or nil (src/sx_http.c) */
+static int l_reason(lua_State *L)
+{
+    lua_Integer st = luaL_checkinteger(L, 1);
+    lua_pushstring(L, st >= 0 && st < 1000 ? sx_http_reason((int)st) : NULL);
+    return 1;
+}
+
 static const luaL_Reg core_funcs[] = {
+    {"reason", l_reason},
     {"stats", l_stats},
     {"query", l_query},
     {"log", l_log},

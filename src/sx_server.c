@@ -4,6 +4,8 @@
  * chunked or truncated answer is still being sent.  No Lua here.
  */
 #include "sx_server.h"
+#include "sx_http.h"
+#include "sx_time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -177,31 +179,6 @@ static void req_abort(struct sx_server_req *r)
 
 /* ---- sending -------------------------------------------------------- */
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return NULL; /* evhttp's table, or "Unknown Status Code" */
-    }
-}
-
 static void arm(struct sx_server_req *r, const struct timeval *tv)
 {
     evtimer_add(r->timer, tv);
@@ -318,7 +295,7 @@ static void start_reply(struct sx_server_req *r)
         struct evbuffer *body = r->body;
 
         r->body = NULL; /* req_finish may free r: keep the body till sent */
-        evhttp_send_reply(req_finish(r), status, reason(status), body);
+        evhttp_send_reply(req_finish(r), status, sx_http_reason(status), body);
         evbuffer_free(body);
         return;
     }
@@ -326,7 +303,7 @@ static void start_reply(struct sx_server_req *r)
     evhttp_add_header(out, "Content-Length", cl);
     r->left = r->drop && r->left < len ? r->left : len;
     r->phase = PHASE_BODY;
-    evhttp_send_reply_start(r->ev, r->status, reason(r->status));
+    evhttp_send_reply_start(r->ev, r->status, sx_http_reason(r->status));
     send_piece(r);
 }
 
@@ -344,16 +321,6 @@ static void req_step(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static struct timeval to_timeval(double s)
-{
-    struct timeval tv;
-
-    if (s < 0)
-        s = 0;
-    tv.tv_sec = (time_t)s;
-    tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-    return tv;
-}
 
 static void copy_headers(struct sx_server_req *r,
                          const struct sx_server_reply *rep)
@@ -381,11 +348,11 @@ void sx_server_respond(struct sx_server_req *r,
     r->drop = rep->drop;
     r->left = rep->drop_after;
     r->chunk_size = rep->chunk_size;
-    r->chunk_tv = to_timeval(rep->chunk_delay);
+    r->chunk_tv = sx_time_tv(rep->chunk_delay);
     if (rep->stall) {
         r->phase = PHASE_STALL;
     } else if (rep->delay > 0) {
-        struct timeval tv = to_timeval(rep->delay);
+        struct timeval tv = sx_time_tv(rep->delay);
         r->phase = PHASE_DELAY;
         arm(r, &tv);
     } else {

@@ -2,6 +2,7 @@
 -- replies and StockX's {statusCode, message} errors, query parameters
 -- (pages, comma-separated lists, dates) and JSON request bodies checked
 -- against a list of allowed properties.
+local server = require("stockx.server")
 local json = require("stockx.sandbox.json")
 local util = require("stockx.sandbox.util")
 
@@ -24,17 +25,17 @@ function M.reply(status, value, headers)
   return { status = status, headers = headers, body = json.encode(value) }
 end
 
-M.REASONS = { [400] = "Bad Request", [401] = "Unauthorized",
-  [403] = "Forbidden", [404] = "Resource not found",
-  [405] = "Method Not Allowed", [408] = "Request Timeout",
-  [409] = "Conflict", [429] = "Too Many Requests",
-  [500] = "Internal Server Error", [502] = "Bad Gateway",
-  [503] = "Service Unavailable", [504] = "Gateway Timeout" }
+-- StockX's default messages: its own text for 404, else the reason phrase
+-- (src/sx_http.c, one table for the client, the server and the sandbox).
+local function default_message(status)
+  if status == 404 then return "Resource not found" end
+  return server.reason(status)
+end
 
 --- StockX's error body {"statusCode":N,"message":"..."}.
 function M.err(status, message, headers)
   return M.reply(status, { statusCode = status,
-    message = message or M.REASONS[status] or "The request did not succeed" },
+    message = message or default_message(status) or "The request did not succeed" },
     headers)
 end
 

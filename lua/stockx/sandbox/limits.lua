@@ -2,14 +2,13 @@
 -- key ("1/1s": one request a second, with 10% of the interval tolerated
 -- for arrival jitter) and a daily quota per key reset at 00:00 UTC.
 -- Pure state and arithmetic; the caller builds the 429 replies.
+local server = require("stockx.server")
 local util = require("stockx.sandbox.util")
 
 local M = {}
 
 -- Arrival jitter tolerated, as a fraction of the emission interval.
 M.JITTER = 0.1
-
-local UNITS = { ms = 0.001, s = 1, m = 60, h = 3600, d = 86400 }
 
 local function positive(v)
   v = tonumber(v)
@@ -29,15 +28,14 @@ function M.parse_rate(v)
     rate, period = positive(v.rate or 1), positive(v.period or 1)
     burst = v.burst
   elseif type(v) == "string" then
-    local n, p, unit, rest = v:match("^%s*([%d.]+)%s*/%s*([%d.]*)%s*(%a*)(.*)$")
-    local u = UNITS[unit ~= "" and unit or "s"]
-    if not n or not u then
-      return nil, "rate limit must look like 1/1s, 10/1s, 5/m or off"
+    -- the client's grammar (src/sx_limiter.c), plus ",burst=B"
+    local spec, rest = v:match("^([^,]*)(.*)$")
+    rate, period = server.parse_rate(spec)
+    if not rate then
+      return nil, "rate limit must look like 1/1s, 10/1s, 5/m or off: " .. period
     end
-    rate, period = positive(n), positive(p == "" and 1 or p)
-    period = period and period * u
     if rest ~= "" then
-      burst = rest:match("^%s*,%s*burst%s*=%s*([%d.]+)%s*$")
+      burst = rest:match("^,burst=([%d.]+)$")
       if not burst then return nil, "bad rate limit option: " .. rest end
     end
   else
