@@ -8,10 +8,13 @@ WARN     := -Wall -Wextra -Wshadow -Wundef -Wwrite-strings \
 OPT      ?= -O2
 CFLAGS   ?= -g
 CFLAGS   += $(OPT) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) $(EXTRA_CFLAGS) \
-            $(shell pkg-config --cflags $(PKGS))
+            -MMD -MP -I$(B) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += $(SAN)
 LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
 B        := build
+# The version: 0.1.0, plus `git describe` when built from a checkout.
+GITDESC  := $(shell git describe --tags --always --dirty 2>/dev/null)
+VERSION  := 0.1.0$(if $(GITDESC),+$(GITDESC))
 
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
 PURE     := buf url retry limiter log time http json config
@@ -23,8 +26,16 @@ LUAS     := $(shell find lua -name '*.lua' | sort)
 
 all: stockx
 
-$(B)/%.o: src/%.c $(wildcard src/*.h) | $(B)
+$(B)/%.o: src/%.c | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Rewritten only when the version changes, so nothing else rebuilds.
+$(B)/version.h: FORCE | $(B)
+	@echo '#define SX_VERSION "$(VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@
+	@rm -f $@.tmp
+
+$(B)/lstockx.o $(B)/main.o: $(B)/version.h
 
 $(B)/embed.c: $(LUAS) src/embed.sh | $(B)
 	sh src/embed.sh $(LUAS) > $@
@@ -39,6 +50,8 @@ OBJS := $(SRCS:src/%.c=$(B)/%.o) $(B)/embed.o
 
 stockx: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
+
+-include $(OBJS:.o=.d) $(wildcard $(B)/unit/*.d)
 
 # ---- tests ---------------------------------------------------------------
 UNIT     := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
@@ -80,4 +93,4 @@ lint:
 clean:
 	rm -rf build stockx stockx-asan
 
-.PHONY: all unit test asan test-asan test-valgrind valgrind bench lint clean
+.PHONY: FORCE all unit test asan test-asan test-valgrind valgrind bench lint clean

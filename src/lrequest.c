@@ -23,6 +23,7 @@
 #include "ltask.h"
 #include "sx_buf.h"
 #include "sx_client.h"
+#include "sx_list.h"
 
 #define STATE_MT "stockx.core.state"
 #define MAX_TIMEOUT 86400.0
@@ -33,12 +34,12 @@ struct lreq {
     struct sx_task *task;
     int fd;               /* download: temporary file, else -1 */
     char *tmp, *final;    /* download paths */
-    struct lreq *prev, *next;
+    struct sx_list link;  /* on lstate.live */
 };
 
 /* Anchored in the registry; its __gc cleans up what is still in flight. */
 struct lstate {
-    struct lreq *live;
+    struct sx_list live;        /* every struct lreq not yet freed */
     struct sx_rt_source source; /* the client, for the runtime */
 };
 
@@ -57,14 +58,9 @@ static struct lstate *get_state(lua_State *L)
 
 /* ---- lreq life cycle -------------------------------------------------- */
 
-static void lreq_free(struct lstate *s, struct lreq *q)
+static void lreq_free(struct lreq *q)
 {
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        s->live = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
+    sx_list_remove(&q->link);
     if (q->fd >= 0)
         close(q->fd);
     if (q->tmp)
@@ -78,8 +74,8 @@ static void lreq_free(struct lstate *s, struct lreq *q)
 static int state_gc(lua_State *L)
 {
     struct lstate *s = lua_touserdata(L, 1);
-    while (s->live)
-        lreq_free(s, s->live);
+    while (!sx_list_empty(&s->live))
+        lreq_free(sx_list_entry(s->live.next, struct lreq, link));
     if (exit_state == s)
         exit_state = NULL;
     return 0;
@@ -88,10 +84,14 @@ static int state_gc(lua_State *L)
 /* os.exit() skips lua_close: partial downloads are removed here. */
 static void unlink_parts(void)
 {
-    for (struct lreq *q = exit_state ? exit_state->live : NULL; q;
-         q = q->next)
+    struct sx_list *it, *tmp;
+    if (!exit_state)
+        return;
+    sx_list_foreach_safe(&exit_state->live, it, tmp) {
+        struct lreq *q = sx_list_entry(it, struct lreq, link);
         if (q->tmp)
             unlink(q->tmp);
+    }
 }
 
 /* ---- responses -------------------------------------------------------- */
@@ -273,7 +273,7 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     if (sx_task_cancelled(q->task)) {
         struct sx_task *t = q->task;
-        lreq_free(get_state(L), q);
+        lreq_free(q);
         return sx_task_raise_cancelled(L, t);
     }
     sx_req_result(q->r, &res);
@@ -293,7 +293,7 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
     } else {
         push_response(L, &res);
     }
-    lreq_free(get_state(L), q);
+    lreq_free(q);
     return nret;
 }
 
@@ -423,10 +423,7 @@ static struct lreq *lreq_new(lua_State *L, struct sx_task *t)
     }
     q->fd = -1;
     q->task = t;
-    q->next = s->live;
-    if (s->live)
-        s->live->prev = q;
-    s->live = q;
+    sx_list_push_front(&s->live, &q->link);
     return q;
 }
 
@@ -503,7 +500,7 @@ static int l_request(lua_State *L)
     if (!q)
         return luaL_error(L, "stockx.request: out of memory");
     if (build(L, q, &a, err, sizeof err, &what) < 0) {
-        lreq_free(get_state(L), q);
+        lreq_free(q);
         if (what)
             return argerr(L, what, "%s", err);
         lua_pushnil(L);
@@ -512,7 +509,7 @@ static int l_request(lua_State *L)
     }
     lua_settop(L, 0);
     if (sx_client_submit(q->r, on_done, q) < 0) {
-        lreq_free(get_state(L), q);
+        lreq_free(q);
         return luaL_error(L, "stockx.request: out of memory");
     }
     sx_task_on_cancel(t, on_cancel, q);
@@ -537,6 +534,7 @@ void sx_lrequest_openlib(lua_State *L)
     struct sx_rt *rt = sx_rt_get(L);
     struct lstate *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
+    sx_list_init(&s->live);
     s->source.name = "http";
     s->source.pending = client_pending;
     s->source.after_pass = client_flush;

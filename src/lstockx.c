@@ -17,6 +17,7 @@
 #include "ljson.h"
 #include "lrequest.h"
 #include "lstockx.h"
+#include "version.h" /* SX_VERSION, written by the Makefile */
 #include "ltask.h"
 #include "sx_buf.h"
 #include "sx_client.h"

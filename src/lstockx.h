@@ -10,9 +10,6 @@
 
 #include <lua.h>
 
-#ifndef SX_VERSION
-#define SX_VERSION "0.1.0"
-#endif
 
 int luaopen_stockx_core(lua_State *L);
 

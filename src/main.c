@@ -20,6 +20,7 @@
 #include "embed.h"
 #include "lsandbox.h"
 #include "lstockx.h"
+#include "version.h" /* SX_VERSION, written by the Makefile */
 #include "ltask.h"
 #include "sx_client.h"
 #include "sx_config.h"

@@ -18,6 +18,7 @@
 #include "sx_easy.h"
 #include "sx_headers.h"
 #include "sx_limiter.h"
+#include "sx_list.h"
 #include "sx_log.h"
 #include "sx_multi.h"
 #include "sx_retry.h"
@@ -32,8 +33,9 @@ enum req_state { RQ_NEW, RQ_QUEUED, RQ_BACKOFF, RQ_RUNNING, RQ_DONE };
 
 struct sx_req {
     struct sx_client *c;
-    struct sx_req *prev, *next;  /* queue links; done list by next */
-    struct sx_req *all_prev, *all_next; /* every live request */
+    struct sx_list qlink;        /* on the admission queue */
+    struct sx_list alink;        /* on the list of every live request */
+    struct sx_req *next;         /* the done list, the free pool */
     CURLcode rc;                 /* curl's result of the last attempt */
     enum req_state state;
     char method[16];
@@ -83,8 +85,8 @@ struct sx_client {
         char origin[SX_ORIGIN_MAX];
         double until;
     } pauses[SX_ORIGINS];        /* 429 pauses of other origins */
-    struct sx_req *q_head, *q_tail;
-    struct sx_req *all;          /* every request not yet freed */
+    struct sx_list queue;        /* the admission queue, FIFO */
+    struct sx_list all;          /* every request not yet freed */
     struct sx_req *free_reqs;    /* pool of finished requests (by next) */
     int n_free_reqs;
     struct sx_easy_pool easy;
@@ -362,33 +364,17 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
 
 static void q_unlink(struct sx_client *c, struct sx_req *r)
 {
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        c->q_head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        c->q_tail = r->prev;
-    r->prev = r->next = NULL;
+    sx_list_remove(&r->qlink);
     c->st.queued--;
 }
 
 static void q_push(struct sx_client *c, struct sx_req *r, int front)
 {
     r->state = RQ_QUEUED;
-    r->prev = r->next = NULL;
-    if (!c->q_head) {
-        c->q_head = c->q_tail = r;
-    } else if (front) {
-        r->next = c->q_head;
-        c->q_head->prev = r;
-        c->q_head = r;
-    } else {
-        r->prev = c->q_tail;
-        c->q_tail->next = r;
-        c->q_tail = r;
-    }
+    if (front)
+        sx_list_push_front(&c->queue, &r->qlink);
+    else
+        sx_list_push_back(&c->queue, &r->qlink);
     c->st.queued++;
 }
 
@@ -493,8 +479,9 @@ static int admit_head(struct sx_client *c, struct sx_req *r)
 
 static void pump_queue(struct sx_client *c)
 {
-    while (c->q_head && c->st.in_flight < c->cfg.max_connections) {
-        struct sx_req *r = c->q_head;
+    while (!sx_list_empty(&c->queue) &&
+           c->st.in_flight < c->cfg.max_connections) {
+        struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req, qlink);
         int ok = admit_head(c, r);
         if (ok == 0)
             return;
@@ -514,7 +501,7 @@ static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
 
 void sx_client_flush(struct sx_client *c)
 {
-    if (c->q_head)
+    if (!sx_list_empty(&c->queue))
         pump_queue(c);
 }
 
@@ -758,6 +745,8 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     if (!c)
         goto oom;
     c->base = base;
+    sx_list_init(&c->queue);
+    sx_list_init(&c->all);
     sx_config_defaults(&c->cfg);
     c->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 17;
     if (!c->rng)
@@ -828,7 +817,7 @@ int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
      */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
                       c->cfg.max_connections + c->cfg.max_idle);
-    if (c->q_head && !evtimer_pending(c->queue_timer, NULL)) {
+    if (!sx_list_empty(&c->queue) && !evtimer_pending(c->queue_timer, NULL)) {
         struct timeval tv = {0, 0}; /* a larger pool may start more */
         evtimer_add(c->queue_timer, &tv);
     }
@@ -850,8 +839,8 @@ void sx_client_free(struct sx_client *c)
 {
     if (!c)
         return;
-    while (c->all) /* requests still owned by callers at shutdown */
-        sx_req_free(c->all);
+    while (!sx_list_empty(&c->all)) /* still owned by callers at shutdown */
+        sx_req_free(sx_list_entry(c->all.next, struct sx_req, alink));
     while (c->free_reqs) {
         struct sx_req *r = c->free_reqs;
         c->free_reqs = r->next;
@@ -931,10 +920,8 @@ struct sx_req *sx_req_new(struct sx_client *c)
     if (!r)
         return NULL;
     r->c = c;
-    r->all_next = c->all;
-    if (c->all)
-        c->all->all_prev = r;
-    c->all = r;
+    sx_list_init(&r->qlink);
+    sx_list_push_front(&c->all, &r->alink);
     r->sink_fd = -1;
     r->timeout = c->cfg.timeout;
     r->retry_after = -1;
@@ -1090,12 +1077,7 @@ void sx_req_free(struct sx_req *r)
     release_headers(r);
     if (r->backoff_ev)
         event_free(r->backoff_ev);
-    if (r->all_prev)
-        r->all_prev->all_next = r->all_next;
-    else
-        c->all = r->all_next;
-    if (r->all_next)
-        r->all_next->all_prev = r->all_prev;
+    sx_list_remove(&r->alink);
     sx_headers_free_list(r->headers); /* may hold secrets */
     free(r->body);
     free(r->eff_url);

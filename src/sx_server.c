@@ -5,6 +5,7 @@
  */
 #include "sx_server.h"
 #include "sx_http.h"
+#include "sx_list.h"
 #include "sx_time.h"
 
 #include <errno.h>
@@ -41,7 +42,7 @@ struct sx_server {
     long connections;
     void (*handler)(struct sx_server_req *, void *);
     void *ud;
-    struct sx_server_req *live; /* requests not yet handed over */
+    struct sx_list live;        /* requests not yet handed over */
     long nlive;
     int dispatching; /* inside the handler */
     int doomed;      /* sx_server_free() was called from the handler */
@@ -69,7 +70,7 @@ struct sx_server_req {
     struct timeval chunk_tv;
     struct event *timer;
     struct event *watch; /* notices the client leaving; see watch_peer() */
-    struct sx_server_req *prev, *next;
+    struct sx_list link;        /* on srv->live */
 };
 
 static void req_step(evutil_socket_t fd, short what, void *arg);
@@ -78,24 +79,14 @@ static void req_step(evutil_socket_t fd, short what, void *arg);
 
 static void link_req(struct sx_server *srv, struct sx_server_req *r)
 {
-    r->next = srv->live;
-    if (srv->live)
-        srv->live->prev = r;
-    srv->live = r;
+    sx_list_push_front(&srv->live, &r->link);
     srv->nlive++;
 }
 
 static void unlink_req(struct sx_server_req *r)
 {
-    struct sx_server *srv = r->srv;
-
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        srv->live = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    srv->nlive--;
+    sx_list_remove(&r->link);
+    r->srv->nlive--;
 }
 
 static void req_free(struct sx_server_req *r)
@@ -431,8 +422,8 @@ const char *sx_server_req_body(struct sx_server_req *r, size_t *len)
 
 static void destroy(struct sx_server *srv)
 {
-    while (srv->live)
-        req_abort(srv->live);
+    while (!sx_list_empty(&srv->live))
+        req_abort(sx_list_entry(srv->live.next, struct sx_server_req, link));
     evhttp_free(srv->http); /* frees the connections and their requests */
     free(srv);
 }
@@ -441,10 +432,10 @@ static void destroy(struct sx_server *srv)
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
     struct sx_server *srv = arg;
-    struct sx_server_req *r = srv->live, *next;
+    struct sx_list *it, *next;
 
-    for (; r; r = next) {
-        next = r->next;
+    sx_list_foreach_safe(&srv->live, it, next) {
+        struct sx_server_req *r = sx_list_entry(it, struct sx_server_req, link);
         if (r->evcon == evcon && r->phase != PHASE_HANDLER &&
             r->phase != PHASE_DONE)
             req_abort(r);
@@ -535,6 +526,7 @@ struct sx_server *sx_server_new(struct event_base *base, const char *host,
         goto err;
     }
     srv->base = base;
+    sx_list_init(&srv->live);
     srv->handler = handler;
     srv->ud = ud;
     evhttp_set_allowed_methods(srv->http,

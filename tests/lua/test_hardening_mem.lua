@@ -75,8 +75,8 @@ for i = 1, 6 do stockx.configure { access_token = "again-" .. i } end
 stockx.configure { access_token = token }
 print("latest_real_accepted", (stockx.get("/_test/echo")).auth_ok == true)
 ]]
-  tap.ok(not crashed(st, err), "10 configure calls during a request do not crash (exit " .. st .. ")",
-    tail(err))
+  tap.ok(not crashed(st, err),
+    "10 configure calls during a request do not crash (exit " .. st .. ")", tail(err))
   tap.eq(st, 0, "the script finishes normally")
   tap.ok(out:find("completed\ttrue"), "the in-flight request completes", tail(out))
   tap.ok(out:find("latest_bogus_refused\ttrue"),
