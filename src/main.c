@@ -84,7 +84,7 @@ static void print_settings(void)
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
         char range[64] = "";
         if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
-            snprintf(range, sizeof range, "%g..%g", o->min, o->max);
+            snprintf(range, sizeof range, "%.15g..%.15g", o->min, o->max);
         printf("| `%s` | %s | %s | %s | %s%s%s | %s%s%s | %s |\n", o->name,
                types[o->type], range, o->def ? o->def : "",
                o->flag ? "`" : "", o->flag ? o->flag : "", o->flag ? "`" : "",

@@ -123,5 +123,21 @@ has err "(command line):1:" "with file:line"
 run 0 "run --sandbox works offline with no setup" run --sandbox scripts/market.lua
 has out "listings" "the example script printed its listings"
 
+# The README's settings table is the one the binary prints.
+"$STOCKX" --settings > "$t/settings.md"
+sed -n '/^<!-- settings:/,/^<!-- \/settings -->/p' README.md | sed '1d;$d' \
+    > "$t/readme-settings.md"
+cmp -s "$t/settings.md" "$t/readme-settings.md"
+ok $? "the README's settings table matches stockx --settings"
+grep -q -- '--max-connections' "$t/settings.md"
+ok $? "the settings table lists the flags"
+run 0 "--help lists every flag" --help
+for f in $(sed -n 's/.*`\(--[a-z-]*\)`.*/\1/p' "$t/settings.md"); do
+    grep -q -- "$f" "$t/out" || { echo "# --help lacks $f"; false; } || break
+done
+ok $? "--help names every flag of the settings table"
+run 2 "a number out of range is a usage error" --timeout 1e300 -e ''
+has err "'timeout' must be a number between 0.001 and 86400" "naming the setting and the range"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
