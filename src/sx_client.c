@@ -1,9 +1,10 @@
 /*
- * The pooled HTTP client (see sx_client.h): the admission queue with the
- * rate limiter and each origin's 429 pause, transfers on the curl multi
- * handle that sx_multi drives, and the retry decisions of sx_retry.
- * Finished transfers are judged after curl has returned, so retries and
- * done callbacks never run inside a curl callback.
+ * The pooled HTTP client (see sx_client.h): transfers on the curl multi
+ * handle that sx_multi drives, the retry decisions of sx_retry applied to
+ * each finished attempt, and the configuration.  The admission queue is
+ * sx_queue.c, request objects sx_req.c.  Finished transfers are judged
+ * after curl has returned, so retries and done callbacks never run inside
+ * a curl callback.
  */
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -14,90 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sx_client.h"
-#include "sx_easy.h"
+#include "sx_client_priv.h"
 #include "sx_headers.h"
-#include "sx_limiter.h"
-#include "sx_list.h"
 #include "sx_log.h"
 #include "sx_multi.h"
 #include "sx_retry.h"
 #include "sx_time.h"
 #include "sx_url.h"
-
-#define SX_HEADERS_MAX ((size_t)256 << 10)
-#define SX_ORIGINS 16       /* other origins whose 429 pause we remember */
-#define SX_ORIGIN_MAX 256
-
-enum req_state { RQ_NEW, RQ_QUEUED, RQ_BACKOFF, RQ_RUNNING, RQ_DONE };
-
-struct sx_req {
-    struct sx_client *c;
-    struct sx_list qlink;        /* on the admission queue */
-    struct sx_list alink;        /* on the list of every live request */
-    struct sx_req *next;         /* the done list, the free pool */
-    CURLcode rc;                 /* curl's result of the last attempt */
-    enum req_state state;
-    char method[16];
-    char *url;                   /* urlbuf.data */
-    struct sx_buf urlbuf;
-    size_t origin_len;           /* "scheme://host:port" part of url */
-    struct curl_slist *headers;  /* the caller's */
-    struct curl_slist *sent;     /* this attempt's own list, or NULL */
-    struct sx_headers *hdrs;     /* defaults held while running */
-    int has_accept;              /* the caller set Accept */
-    int limited;                 /* under the base URL: limiter, auth */
-    char *body;
-    size_t body_len;
-    int has_body;
-    double timeout;
-    int idempotent;
-    int sink_fd;                 /* -1: body in memory */
-    CURL *easy;
-    unsigned easy_gen;           /* c->gen when easy was set up */
-    struct event *backoff_ev;
-    int attempts;
-    double submitted;
-    sx_req_done_fn done;
-    void *ud;
-    /* results */
-    long status;
-    struct sx_buf hbuf, body_buf;
-    enum sx_err err;
-    int write_failed;            /* 1 sink error, 2 body cap */
-    char errbuf[CURL_ERROR_SIZE];
-    char version[8];
-    char *eff_url;
-    double retry_after;
-};
-
-struct sx_client {
-    struct event_base *base;
-    struct sx_multi *m;
-    CURLM *multi;                /* sx_multi_curl(m) */
-    struct sx_req *done;         /* finished transfers, by next */
-    struct event *queue_timer;   /* wakes the admission queue */
-    struct sx_config cfg;
-    struct sx_headers *hdrs;     /* default headers of cfg */
-    struct sx_limiter lim;
-    double paused_until;         /* base URL's 429 pause (limiter off) */
-    struct {
-        char origin[SX_ORIGIN_MAX];
-        double until;
-    } pauses[SX_ORIGINS];        /* 429 pauses of other origins */
-    struct sx_list queue;        /* the admission queue, FIFO */
-    struct sx_list all;          /* every request not yet freed */
-    struct sx_req *free_reqs;    /* pool of finished requests (by next) */
-    int n_free_reqs;
-    struct sx_easy_pool easy;
-    struct sx_stats st;
-    unsigned gen;                /* configuration generation */
-    int logged_pool;
-    uint64_t rng;
-};
-
-static void pump_queue(struct sx_client *c);
-static void complete(struct sx_req *r, enum sx_err err);
 
 const char *sx_err_name(enum sx_err e)
 {
@@ -320,7 +244,7 @@ static void reset_results(struct sx_req *r)
 }
 
 /* Takes r off the multi handle; its easy handle goes back to the pool. */
-static void stop_transfer(struct sx_client *c, struct sx_req *r, int dirty)
+void sx_client_stop(struct sx_client *c, struct sx_req *r, int dirty)
 {
     curl_multi_remove_handle(c->multi, r->easy);
     sx_easy_put(&c->easy, r->easy, dirty);
@@ -329,7 +253,7 @@ static void stop_transfer(struct sx_client *c, struct sx_req *r, int dirty)
     release_headers(r);
 }
 
-static void start_transfer(struct sx_client *c, struct sx_req *r)
+void sx_client_start(struct sx_client *c, struct sx_req *r)
 {
     if (!c->logged_pool) {
         c->logged_pool = 1;
@@ -344,7 +268,7 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
         r->easy = NULL;
         release_headers(r);
         snprintf(r->errbuf, sizeof r->errbuf, "out of memory");
-        complete(r, SX_E_OTHER);
+        sx_client_complete(r, SX_E_OTHER);
         return;
     }
     set_transfer_opts(c, r->easy, r);
@@ -354,155 +278,16 @@ static void start_transfer(struct sx_client *c, struct sx_req *r)
     c->st.in_flight++;
     CURLMcode rc = curl_multi_add_handle(c->multi, r->easy);
     if (rc != CURLM_OK) {
-        stop_transfer(c, r, 1);
+        sx_client_stop(c, r, 1);
         snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_multi_strerror(rc));
-        complete(r, SX_E_OTHER);
+        sx_client_complete(r, SX_E_OTHER);
     }
-}
-
-/* ---- the admission queue (rate limiter + connection limit) ---------- */
-
-static void q_unlink(struct sx_client *c, struct sx_req *r)
-{
-    sx_list_remove(&r->qlink);
-    c->st.queued--;
-}
-
-static void q_push(struct sx_client *c, struct sx_req *r, int front)
-{
-    r->state = RQ_QUEUED;
-    if (front)
-        sx_list_push_front(&c->queue, &r->qlink);
-    else
-        sx_list_push_back(&c->queue, &r->qlink);
-    c->st.queued++;
-}
-
-static double limiter_wait(const struct sx_client *c, double now)
-{
-    if (c->cfg.rate_on)
-        return sx_limiter_wait(&c->lim, now);
-    return c->paused_until > now ? c->paused_until - now : 0;
-}
-
-/* ---- other origins' 429 pauses ----------------------------------------- */
-
-static int same_origin(const struct sx_req *r, const char *origin)
-{
-    return strlen(origin) == r->origin_len &&
-           strncasecmp(r->url, origin, r->origin_len) == 0;
-}
-
-/* Seconds until r's origin (not the base URL) may be asked again. */
-static double origin_wait(const struct sx_client *c, const struct sx_req *r,
-                          double now)
-{
-    for (int i = 0; i < SX_ORIGINS; i++)
-        if (c->pauses[i].until > now && same_origin(r, c->pauses[i].origin))
-            return c->pauses[i].until - now;
-    return 0;
-}
-
-/* Pauses r's origin until `until` (replacing an expired or the oldest). */
-static void pause_origin(struct sx_client *c, const struct sx_req *r,
-                         double until)
-{
-    int slot = 0;
-    if (r->origin_len >= SX_ORIGIN_MAX)
-        return;
-    for (int i = 0; i < SX_ORIGINS; i++) {
-        if (same_origin(r, c->pauses[i].origin)) {
-            slot = i;
-            break;
-        }
-        if (c->pauses[i].until < c->pauses[slot].until)
-            slot = i;
-    }
-    if (same_origin(r, c->pauses[slot].origin) &&
-        c->pauses[slot].until > until)
-        return;
-    memcpy(c->pauses[slot].origin, r->url, r->origin_len);
-    c->pauses[slot].origin[r->origin_len] = '\0';
-    c->pauses[slot].until = until;
-}
-
-static void on_backoff(evutil_socket_t fd, short what, void *arg)
-{
-    struct sx_req *r = arg;
-    (void)fd;
-    (void)what;
-    q_push(r->c, r, 1);
-    pump_queue(r->c);
-}
-
-/* Parks r on its own timer for wait seconds, then puts it first in line. */
-static void park(struct sx_req *r, double wait)
-{
-    struct sx_client *c = r->c;
-    if (!r->backoff_ev)
-        r->backoff_ev = evtimer_new(c->base, on_backoff, r);
-    if (!r->backoff_ev || wait <= 0) {
-        q_push(c, r, 1);
-        return;
-    }
-    r->state = RQ_BACKOFF;
-    struct timeval tv = sx_time_tv(wait);
-    evtimer_add(r->backoff_ev, &tv);
-}
-
-static void arm_queue_timer(struct sx_client *c, double wait)
-{
-    struct timeval tv = sx_time_tv(wait + 1e-6);
-    evtimer_add(c->queue_timer, &tv);
-}
-
-/* 1 if the head may start now; 0 if the queue must wait (timer armed). */
-static int admit_head(struct sx_client *c, struct sx_req *r)
-{
-    double now = sx_time_now(), wait;
-    if (!r->limited) {
-        if ((wait = origin_wait(c, r, now)) > 0) {
-            q_unlink(c, r);
-            park(r, wait); /* let the others by meanwhile */
-            return -1;
-        }
-        return 1;
-    }
-    if ((wait = limiter_wait(c, now)) > 0) {
-        arm_queue_timer(c, wait);
-        return 0;
-    }
-    if (c->cfg.rate_on)
-        sx_limiter_admit(&c->lim, now);
-    return 1;
-}
-
-static void pump_queue(struct sx_client *c)
-{
-    while (!sx_list_empty(&c->queue) &&
-           c->st.in_flight < c->cfg.max_connections) {
-        struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req, qlink);
-        int ok = admit_head(c, r);
-        if (ok == 0)
-            return;
-        if (ok < 0)
-            continue;
-        q_unlink(c, r);
-        start_transfer(c, r);
-    }
-}
-
-static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    pump_queue(arg);
 }
 
 void sx_client_flush(struct sx_client *c)
 {
-    if (!sx_list_empty(&c->queue))
-        pump_queue(c);
+    if (!sx_queue_empty(c))
+        sx_queue_pump(c);
 }
 
 int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
@@ -513,12 +298,8 @@ int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud)
     r->submitted = sx_time_now();
     c->st.requests++;
     c->st.pending++;
-    q_push(c, r, 0);
-    /* start from the loop, so submit never completes synchronously */
-    if (!evtimer_pending(c->queue_timer, NULL)) {
-        struct timeval tv = {0, 0};
-        evtimer_add(c->queue_timer, &tv);
-    }
+    sx_queue_push(c, r, 0);
+    sx_queue_kick(c); /* from the loop: submit never completes at once */
     return 0;
 }
 
@@ -556,29 +337,6 @@ static enum sx_err map_curl(CURLcode rc)
     }
 }
 
-const char *sx_header_find(const struct sx_buf *h, const char *name,
-                           size_t *vlen)
-{
-    size_t nl = strlen(name);
-    const char *p = h->data, *end = h->data + h->len;
-    while (p && p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *le = eol ? eol : end;
-        if ((size_t)(le - p) > nl && p[nl] == ':' &&
-            strncasecmp(p, name, nl) == 0) {
-            const char *v = p + nl + 1;
-            while (v < le && (*v == ' ' || *v == '\t'))
-                v++;
-            while (le > v && (le[-1] == '\r' || le[-1] == ' '))
-                le--;
-            *vlen = (size_t)(le - v);
-            return v;
-        }
-        p = eol ? eol + 1 : end;
-    }
-    return NULL;
-}
-
 /* The attempt's Retry-After in seconds, or -1. */
 static double parse_retry_after(const struct sx_req *r)
 {
@@ -614,16 +372,11 @@ static void pause_for_429(struct sx_req *r, double wait)
     double until = sx_time_now() + wait;
     log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
     c->st.retries++;
-    if (!r->limited) {
-        pause_origin(c, r, until);
-        park(r, wait);
-        return;
-    }
-    if (c->cfg.rate_on)
-        sx_limiter_pause(&c->lim, until);
-    if (until > c->paused_until)
-        c->paused_until = until;
-    q_push(c, r, 1);
+    sx_queue_pause(r, until);
+    if (r->limited)
+        sx_queue_push(c, r, 1); /* the limiter holds it back */
+    else
+        sx_queue_park(r, wait); /* let the other origins by */
 }
 
 /* Retries r if sx_retry says so; 1 if it did. */
@@ -650,7 +403,7 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
         log_req(SX_LOG_WARN, "retry.transient", r, d.wait,
                 r->err ? sx_err_name(r->err) : NULL);
         c->st.retries++;
-        park(r, d.wait);
+        sx_queue_park(r, d.wait);
         return 1;
     }
     if (r->err == SX_OK && r->status == 429 && d.reason)
@@ -658,7 +411,7 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
     return 0;
 }
 
-static void complete(struct sx_req *r, enum sx_err err)
+void sx_client_complete(struct sx_req *r, enum sx_err err)
 {
     struct sx_client *c = r->c;
     r->err = err;
@@ -699,7 +452,7 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
                            CURLcode rc)
 {
     record_info(r);
-    stop_transfer(c, r, !is_plain_get(r) || r->sink_fd >= 0 ||
+    sx_client_stop(c, r, !is_plain_get(r) || r->sink_fd >= 0 ||
                             r->easy_gen != c->gen);
     enum sx_err err = map_curl(rc);
     if (rc == CURLE_WRITE_ERROR && r->write_failed)
@@ -709,7 +462,7 @@ static void finish_attempt(struct sx_client *c, struct sx_req *r,
     r->err = err;
     if (maybe_retry(c, r))
         return;
-    complete(r, err);
+    sx_client_complete(r, err);
 }
 
 /* sx_multi: a transfer finished; only recorded while curl drains. */
@@ -732,7 +485,7 @@ static void after_action(void *ud)
         r->next = NULL;
         finish_attempt(c, r, r->rc);
     }
-    pump_queue(c);
+    sx_queue_pump(c);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -745,7 +498,6 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     if (!c)
         goto oom;
     c->base = base;
-    sx_list_init(&c->queue);
     sx_list_init(&c->all);
     sx_config_defaults(&c->cfg);
     c->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 17;
@@ -755,8 +507,7 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     if (!(c->m = sx_multi_new(base, &ops, c)))
         goto oom;
     c->multi = sx_multi_curl(c->m);
-    c->queue_timer = evtimer_new(base, on_queue_timer, c);
-    if (!c->queue_timer)
+    if (sx_queue_init(c) < 0)
         goto oom;
     sx_config_defaults(&k);
     if (sx_client_set_config(c, &k, err, errlen) < 0)
@@ -817,10 +568,8 @@ int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
      */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
                       c->cfg.max_connections + c->cfg.max_idle);
-    if (!sx_list_empty(&c->queue) && !evtimer_pending(c->queue_timer, NULL)) {
-        struct timeval tv = {0, 0}; /* a larger pool may start more */
-        evtimer_add(c->queue_timer, &tv);
-    }
+    if (!sx_queue_empty(c))
+        sx_queue_kick(c); /* a larger pool may start more */
     return 0;
 }
 
@@ -841,261 +590,13 @@ void sx_client_free(struct sx_client *c)
         return;
     while (!sx_list_empty(&c->all)) /* still owned by callers at shutdown */
         sx_req_free(sx_list_entry(c->all.next, struct sx_req, alink));
-    while (c->free_reqs) {
-        struct sx_req *r = c->free_reqs;
-        c->free_reqs = r->next;
-        sx_buf_free(&r->hbuf);
-        sx_buf_free(&r->body_buf);
-        sx_buf_free(&r->urlbuf);
-        free(r);
-    }
+    sx_req_pool_free(c);
     if (c->logged_pool)
         log_pool(c, "pool.closed");
     sx_headers_unref(c->hdrs);
     sx_easy_free_all(&c->easy);
     sx_multi_free(c->m);
-    if (c->queue_timer)
-        event_free(c->queue_timer);
+    sx_queue_free(c);
     sx_config_free(&c->cfg);
     free(c);
-}
-
-/* ---- requests --------------------------------------------------------- */
-
-/*
- * Finished requests are kept (up to SX_REQ_POOL) with their buffers, so a
- * busy script does not allocate a request, a header buffer and a body
- * buffer for every call.
- */
-#define SX_REQ_POOL 256
-#define SX_REQ_POOL_BUF ((size_t)64 << 10)
-
-static struct sx_req *req_alloc(struct sx_client *c)
-{
-    struct sx_req *r = c->free_reqs;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (r) {
-            sx_buf_init(&r->hbuf, SX_HEADERS_MAX);
-            sx_buf_init(&r->body_buf, (size_t)c->cfg.max_body);
-            sx_buf_init(&r->urlbuf, 64 << 10);
-        }
-        return r;
-    }
-    struct sx_buf h = r->hbuf, b = r->body_buf, u = r->urlbuf;
-    c->free_reqs = r->next;
-    c->n_free_reqs--;
-    memset(r, 0, sizeof *r);
-    r->hbuf = h;
-    r->body_buf = b;
-    r->urlbuf = u;
-    r->body_buf.max = (size_t)c->cfg.max_body;
-    return r;
-}
-
-static void req_release(struct sx_client *c, struct sx_req *r)
-{
-    /* a response body may hold a token: don't keep it around */
-    if (r->body_buf.len)
-        memset(r->body_buf.data, 0, r->body_buf.len);
-    sx_buf_reset(&r->hbuf);
-    sx_buf_reset(&r->body_buf);
-    sx_buf_reset(&r->urlbuf);
-    if (c->n_free_reqs < SX_REQ_POOL && r->hbuf.cap <= SX_REQ_POOL_BUF &&
-        r->body_buf.cap <= SX_REQ_POOL_BUF) {
-        r->next = c->free_reqs;
-        c->free_reqs = r;
-        c->n_free_reqs++;
-        return;
-    }
-    sx_buf_free(&r->hbuf);
-    sx_buf_free(&r->body_buf);
-    sx_buf_free(&r->urlbuf);
-    free(r);
-}
-
-struct sx_req *sx_req_new(struct sx_client *c)
-{
-    struct sx_req *r = req_alloc(c);
-    if (!r)
-        return NULL;
-    r->c = c;
-    sx_list_init(&r->qlink);
-    sx_list_push_front(&c->all, &r->alink);
-    r->sink_fd = -1;
-    r->timeout = c->cfg.timeout;
-    r->retry_after = -1;
-    return r;
-}
-
-static int is_idempotent(const char *m)
-{
-    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") ||
-           !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
-}
-
-/* Length of "scheme://authority" at the start of an absolute URL. */
-static size_t origin_len(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    return (size_t)(p + strcspn(p, "/?#") - url);
-}
-
-/*
- * Joins path (absolute, or relative to the base URL) and an encoded query
- * into the request's own buffer, without dot segments.
- */
-static int set_url(struct sx_req *r, const char *path, const char *query,
-                   char *err, size_t errlen)
-{
-    const char *base = r->c->cfg.base_url;
-    int abs = sx_url_is_absolute(path);
-    if (!abs && !base) {
-        snprintf(err, errlen, "no base URL is configured for path '%s'",
-                 path);
-        return -1;
-    }
-    if (sx_url_join(&r->urlbuf, abs ? "" : base, path, err, errlen) < 0)
-        return -1;
-    if (query && *query &&
-        sx_buf_addf(&r->urlbuf, "%c%s", strchr(path, '?') ? '&' : '?',
-                    query) < 0) {
-        snprintf(err, errlen, "URL too long");
-        return -1;
-    }
-    r->url = r->urlbuf.data;
-    if (!sx_url_is_absolute(r->url)) {
-        snprintf(err, errlen, "invalid URL '%s': not http(s)", r->url);
-        return -1;
-    }
-    for (const char *p = r->url; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            snprintf(err, errlen, "invalid URL: contains a space or "
-                                  "control character");
-            return -1;
-        }
-    }
-    if (sx_url_remove_dots(&r->urlbuf, err, errlen) < 0)
-        return -1;
-    r->origin_len = origin_len(r->url);
-    r->limited = base && sx_url_has_prefix(r->url, base);
-    return 0;
-}
-
-int sx_req_set(struct sx_req *r, const char *method, const char *path,
-               const char *query, char *err, size_t errlen)
-{
-    size_t i, n = strlen(method);
-    if (n == 0 || n >= sizeof r->method) {
-        snprintf(err, errlen, "invalid method '%s'", method);
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        if (method[i] < 'A' || method[i] > 'Z') {
-            snprintf(err, errlen, "invalid method '%s'", method);
-            return -1;
-        }
-    }
-    memcpy(r->method, method, n + 1);
-    r->idempotent = is_idempotent(r->method);
-    return set_url(r, path, query, err, errlen);
-}
-
-int sx_req_header(struct sx_req *r, const char *name, size_t nlen,
-                  const char *value, size_t vlen, char *err, size_t errlen)
-{
-    if (sx_headers_add(&r->headers, name, nlen, value, vlen, err, errlen) < 0)
-        return -1;
-    r->has_accept |= strcasecmp(name, "accept") == 0;
-    return 0;
-}
-
-int sx_req_body(struct sx_req *r, const char *body, size_t len)
-{
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return -1;
-    memcpy(copy, body, len);
-    copy[len] = '\0';
-    free(r->body);
-    r->body = copy;
-    r->body_len = len;
-    r->has_body = 1;
-    return 0;
-}
-
-void sx_req_options(struct sx_req *r, double timeout, int idempotent)
-{
-    if (timeout > 0)
-        r->timeout = timeout;
-    if (idempotent >= 0)
-        r->idempotent = idempotent;
-}
-
-void sx_req_sink(struct sx_req *r, int fd) { r->sink_fd = fd; }
-
-/*
- * Stops a request wherever it is (queued, waiting to retry, or on the
- * wire); its done callback runs now with SX_E_CANCELLED.  Not from inside
- * a curl callback.
- */
-void sx_req_cancel(struct sx_req *r)
-{
-    struct sx_client *c = r->c;
-    switch (r->state) {
-    case RQ_QUEUED:
-        q_unlink(c, r);
-        break;
-    case RQ_BACKOFF:
-        event_del(r->backoff_ev);
-        break;
-    case RQ_RUNNING:
-        stop_transfer(c, r, 1);
-        break;
-    default:
-        return; /* not submitted, or already done */
-    }
-    snprintf(r->errbuf, sizeof r->errbuf, "cancelled");
-    complete(r, SX_E_CANCELLED);
-    pump_queue(c);
-}
-
-void sx_req_free(struct sx_req *r)
-{
-    if (!r)
-        return;
-    struct sx_client *c = r->c;
-    if (r->state == RQ_QUEUED)
-        q_unlink(c, r);
-    if (r->easy) {
-        curl_multi_remove_handle(c->multi, r->easy);
-        curl_easy_cleanup(r->easy);
-        r->easy = NULL;
-        c->st.in_flight--;
-    }
-    release_headers(r);
-    if (r->backoff_ev)
-        event_free(r->backoff_ev);
-    sx_list_remove(&r->alink);
-    sx_headers_free_list(r->headers); /* may hold secrets */
-    free(r->body);
-    free(r->eff_url);
-    req_release(c, r);
-}
-
-void sx_req_result(const struct sx_req *r, struct sx_result *out)
-{
-    out->err = r->err;
-    out->message = r->err ? (r->errbuf[0] ? r->errbuf : sx_err_name(r->err))
-                          : "";
-    out->status = r->status;
-    out->headers = &r->hbuf;
-    out->body = &r->body_buf;
-    out->url = r->eff_url ? r->eff_url : r->url;
-    out->method = r->method;
-    out->http_version = r->version[0] ? r->version : "1.1";
-    out->attempts = r->attempts;
-    out->elapsed = sx_time_now() - r->submitted;
-    out->retry_after = r->retry_after;
 }

@@ -26,12 +26,14 @@ is_in() {
     return 1
 }
 
-# Layer 1: the Makefile's PURE modules, and header-only src/sx_*.h.
+# Layer 1: the Makefile's PURE modules, and header-only src/sx_*.h (a
+# module's private header, src/sx_M_priv.h, belongs to module M).
 layer1_files() {
     for m in $(make_list PURE); do
         for f in "src/sx_$m.c" "src/sx_$m.h"; do [ -f "$f" ] && echo "$f"; done
     done
     for h in src/sx_*.h; do
+        case $h in *_priv.h) continue ;; esac
         [ -f "$h" ] && [ ! -f "${h%.h}.c" ] && echo "$h"
     done
 }
@@ -75,7 +77,7 @@ check_layer2() {
     bind=""
     for m in $(make_list BIND); do [ -f "src/$m.h" ] && bind="$bind $m.h"; done
     for m in $(make_list CORE); do
-        for f in "src/sx_$m.c" "src/sx_$m.h"; do
+        for f in "src/sx_$m.c" "src/sx_$m.h" "src/sx_${m}_priv.h"; do
             [ -f "$f" ] || continue
             includes "$f" | while read -r line inc; do
                 # shellcheck disable=SC2086

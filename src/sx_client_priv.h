@@ -1,0 +1,116 @@
+/*
+ * The pooled client's insides, shared by its three files: sx_client.c
+ * (transfers, retries, configuration), sx_queue.c (the admission queue,
+ * the limiter, 429 pauses) and sx_req.c (request objects).  Not for use
+ * outside the client: everything else goes through sx_client.h.
+ */
+#ifndef SX_CLIENT_PRIV_H
+#define SX_CLIENT_PRIV_H
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "sx_client.h"
+#include "sx_easy.h"
+#include "sx_limiter.h"
+#include "sx_list.h"
+
+struct event;
+struct sx_headers;
+
+#define SX_HEADERS_MAX ((size_t)256 << 10)
+#define SX_ORIGINS 16       /* other origins whose 429 pause we remember */
+#define SX_ORIGIN_MAX 256
+
+enum req_state { RQ_NEW, RQ_QUEUED, RQ_BACKOFF, RQ_RUNNING, RQ_DONE };
+
+struct sx_req {
+    struct sx_client *c;
+    struct sx_list qlink;        /* on the admission queue */
+    struct sx_list alink;        /* on the list of every live request */
+    struct sx_req *next;         /* the done list, the free pool */
+    CURLcode rc;                 /* curl's result of the last attempt */
+    enum req_state state;
+    char method[16];
+    char *url;                   /* urlbuf.data */
+    struct sx_buf urlbuf;
+    size_t origin_len;           /* "scheme://host:port" part of url */
+    struct curl_slist *headers;  /* the caller's */
+    struct curl_slist *sent;     /* this attempt's own list, or NULL */
+    struct sx_headers *hdrs;     /* defaults held while running */
+    int has_accept;              /* the caller set Accept */
+    int limited;                 /* under the base URL: limiter, auth */
+    char *body;
+    size_t body_len;
+    int has_body;
+    double timeout;
+    int idempotent;
+    int sink_fd;                 /* -1: body in memory */
+    CURL *easy;
+    unsigned easy_gen;           /* c->gen when easy was set up */
+    struct event *backoff_ev;
+    int attempts;
+    double submitted;
+    sx_req_done_fn done;
+    void *ud;
+    /* results */
+    long status;
+    struct sx_buf hbuf, body_buf;
+    enum sx_err err;
+    int write_failed;            /* 1 sink error, 2 body cap */
+    char errbuf[CURL_ERROR_SIZE];
+    char version[8];
+    char *eff_url;
+    double retry_after;
+};
+
+struct sx_client {
+    struct event_base *base;
+    struct sx_multi *m;
+    CURLM *multi;                /* sx_multi_curl(m) */
+    struct sx_req *done;         /* finished transfers, by next */
+    struct event *queue_timer;   /* wakes the admission queue */
+    struct sx_config cfg;
+    struct sx_headers *hdrs;     /* default headers of cfg */
+    struct sx_limiter lim;
+    double paused_until;         /* base URL's 429 pause (limiter off) */
+    struct {
+        char origin[SX_ORIGIN_MAX];
+        double until;
+    } pauses[SX_ORIGINS];        /* 429 pauses of other origins */
+    struct sx_list queue;        /* the admission queue, FIFO */
+    struct sx_list all;          /* every request not yet freed */
+    struct sx_req *free_reqs;    /* pool of finished requests (by next) */
+    int n_free_reqs;
+    struct sx_easy_pool easy;
+    struct sx_stats st;
+    unsigned gen;                /* configuration generation */
+    int logged_pool;
+    uint64_t rng;
+};
+
+/* sx_client.c */
+void sx_client_start(struct sx_client *c, struct sx_req *r);
+/* Takes r off the multi handle; its easy handle goes back to the pool. */
+void sx_client_stop(struct sx_client *c, struct sx_req *r, int dirty);
+/* r is finished: counts and logs it, then calls its done callback. */
+void sx_client_complete(struct sx_req *r, enum sx_err err);
+
+/* sx_queue.c */
+int sx_queue_init(struct sx_client *c); /* -1: out of memory */
+void sx_queue_free(struct sx_client *c);
+void sx_queue_push(struct sx_client *c, struct sx_req *r, int front);
+void sx_queue_unlink(struct sx_client *c, struct sx_req *r);
+/* Starts what the limits allow; arms a timer for the rest. */
+void sx_queue_pump(struct sx_client *c);
+/* Pumps on the next loop pass (never synchronously). */
+void sx_queue_kick(struct sx_client *c);
+/* r waits wait seconds on its own timer, then goes first in line. */
+void sx_queue_park(struct sx_req *r, double wait);
+/* A 429 on r: its origin admits nothing before `until`. */
+void sx_queue_pause(struct sx_req *r, double until);
+int sx_queue_empty(const struct sx_client *c);
+
+/* sx_req.c */
+void sx_req_pool_free(struct sx_client *c);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * The admission queue (see sx_client_priv.h): one FIFO in front of curl,
+ * where the base URL's GCRA limiter and every origin's 429 pause are
+ * applied.  A request starts only when fewer than max_connections
+ * transfers run and its origin may be asked.
+ */
+#include <event2/event.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sx_client_priv.h"
+#include "sx_time.h"
+
+void sx_queue_unlink(struct sx_client *c, struct sx_req *r)
+{
+    sx_list_remove(&r->qlink);
+    c->st.queued--;
+}
+
+void sx_queue_push(struct sx_client *c, struct sx_req *r, int front)
+{
+    r->state = RQ_QUEUED;
+    if (front)
+        sx_list_push_front(&c->queue, &r->qlink);
+    else
+        sx_list_push_back(&c->queue, &r->qlink);
+    c->st.queued++;
+}
+
+static double limiter_wait(const struct sx_client *c, double now)
+{
+    if (c->cfg.rate_on)
+        return sx_limiter_wait(&c->lim, now);
+    return c->paused_until > now ? c->paused_until - now : 0;
+}
+
+/* ---- other origins' 429 pauses ----------------------------------------- */
+
+static int same_origin(const struct sx_req *r, const char *origin)
+{
+    return strlen(origin) == r->origin_len &&
+           strncasecmp(r->url, origin, r->origin_len) == 0;
+}
+
+/* Seconds until r's origin (not the base URL) may be asked again. */
+static double origin_wait(const struct sx_client *c, const struct sx_req *r,
+                          double now)
+{
+    for (int i = 0; i < SX_ORIGINS; i++)
+        if (c->pauses[i].until > now && same_origin(r, c->pauses[i].origin))
+            return c->pauses[i].until - now;
+    return 0;
+}
+
+/* Pauses r's origin until `until` (replacing an expired or the oldest). */
+static void pause_origin(struct sx_client *c, const struct sx_req *r,
+                         double until)
+{
+    int slot = 0;
+    if (r->origin_len >= SX_ORIGIN_MAX)
+        return;
+    for (int i = 0; i < SX_ORIGINS; i++) {
+        if (same_origin(r, c->pauses[i].origin)) {
+            slot = i;
+            break;
+        }
+        if (c->pauses[i].until < c->pauses[slot].until)
+            slot = i;
+    }
+    if (same_origin(r, c->pauses[slot].origin) &&
+        c->pauses[slot].until > until)
+        return;
+    memcpy(c->pauses[slot].origin, r->url, r->origin_len);
+    c->pauses[slot].origin[r->origin_len] = '\0';
+    c->pauses[slot].until = until;
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct sx_req *r = arg;
+    (void)fd;
+    (void)what;
+    sx_queue_push(r->c, r, 1);
+    sx_queue_pump(r->c);
+}
+
+/* Parks r on its own timer for wait seconds, then puts it first in line. */
+void sx_queue_park(struct sx_req *r, double wait)
+{
+    struct sx_client *c = r->c;
+    if (!r->backoff_ev)
+        r->backoff_ev = evtimer_new(c->base, on_backoff, r);
+    if (!r->backoff_ev || wait <= 0) {
+        sx_queue_push(c, r, 1);
+        return;
+    }
+    r->state = RQ_BACKOFF;
+    struct timeval tv = sx_time_tv(wait);
+    evtimer_add(r->backoff_ev, &tv);
+}
+
+static void arm_queue_timer(struct sx_client *c, double wait)
+{
+    struct timeval tv = sx_time_tv(wait + 1e-6);
+    evtimer_add(c->queue_timer, &tv);
+}
+
+/* 1 if the head may start now; 0 if the queue must wait (timer armed). */
+static int admit_head(struct sx_client *c, struct sx_req *r)
+{
+    double now = sx_time_now(), wait;
+    if (!r->limited) {
+        if ((wait = origin_wait(c, r, now)) > 0) {
+            sx_queue_unlink(c, r);
+            sx_queue_park(r, wait); /* let the others by meanwhile */
+            return -1;
+        }
+        return 1;
+    }
+    if ((wait = limiter_wait(c, now)) > 0) {
+        arm_queue_timer(c, wait);
+        return 0;
+    }
+    if (c->cfg.rate_on)
+        sx_limiter_admit(&c->lim, now);
+    return 1;
+}
+
+void sx_queue_pump(struct sx_client *c)
+{
+    while (!sx_list_empty(&c->queue) &&
+           c->st.in_flight < c->cfg.max_connections) {
+        struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req, qlink);
+        int ok = admit_head(c, r);
+        if (ok == 0)
+            return;
+        if (ok < 0)
+            continue;
+        sx_queue_unlink(c, r);
+        sx_client_start(c, r);
+    }
+}
+
+static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sx_queue_pump(arg);
+}
+
+int sx_queue_empty(const struct sx_client *c)
+{
+    return sx_list_empty(&c->queue);
+}
+
+void sx_queue_kick(struct sx_client *c)
+{
+    if (!evtimer_pending(c->queue_timer, NULL)) {
+        struct timeval tv = {0, 0};
+        evtimer_add(c->queue_timer, &tv);
+    }
+}
+
+void sx_queue_pause(struct sx_req *r, double until)
+{
+    struct sx_client *c = r->c;
+    if (!r->limited) {
+        pause_origin(c, r, until);
+        return;
+    }
+    if (c->cfg.rate_on)
+        sx_limiter_pause(&c->lim, until);
+    if (until > c->paused_until)
+        c->paused_until = until;
+}
+
+int sx_queue_init(struct sx_client *c)
+{
+    sx_list_init(&c->queue);
+    c->queue_timer = evtimer_new(c->base, on_queue_timer, c);
+    return c->queue_timer ? 0 : -1;
+}
+
+void sx_queue_free(struct sx_client *c)
+{
+    if (c->queue_timer)
+        event_free(c->queue_timer);
+    c->queue_timer = NULL;
+}
