@@ -14,7 +14,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "embed.h"
+#include "lembed.h"
 #include "lserver.h"
 #include "ltask.h" /* sx_rt_pcall: needs only a lua_State */
 
@@ -91,17 +91,6 @@ static int protected_call(lua_State *L, int nargs, int nresults)
     return sx_rt_pcall(L, nargs, nresults);
 }
 
-static int load_embedded(lua_State *L)
-{
-    const struct sx_embed *e = lua_touserdata(L, lua_upvalueindex(1));
-
-    if (luaL_loadbuffer(L, e->code, e->len, e->chunkname) != LUA_OK)
-        return lua_error(L);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);
-    return 1;
-}
-
 /* Only the sandbox's own modules: no client module can be required. */
 static void preload(lua_State *L)
 {
@@ -110,15 +99,8 @@ static void preload(lua_State *L)
     lua_setfield(L, -2, "stockx.server");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
-    for (const struct sx_embed *e = sx_embedded; e->name; e++) {
-        if (strcmp(e->name, "stockx.sandbox") != 0 &&
-            strncmp(e->name, "stockx.sandbox.", 15) != 0)
-            continue;
-        lua_pushlightuserdata(L, (void *)e);
-        lua_pushcclosure(L, load_embedded, 1);
-        lua_setfield(L, -2, e->name);
-    }
     lua_pop(L, 1);
+    sx_lembed_preload(L, 1);
 }
 
 /*

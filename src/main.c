@@ -17,7 +17,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "embed.h"
+#include "lembed.h"
 #include "lsandbox.h"
 #include "lstockx.h"
 #include "version.h" /* SX_VERSION, written by the Makefile */
@@ -221,16 +221,6 @@ static void print_version(void)
 
 /* ---- the Lua state ---------------------------------------------------- */
 
-static int load_embedded(lua_State *L)
-{
-    const struct sx_embed *e = lua_touserdata(L, lua_upvalueindex(1));
-    if (luaL_loadbuffer(L, e->code, e->len, e->chunkname) != LUA_OK)
-        return lua_error(L);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);
-    return 1;
-}
-
 static const luaL_Reg c_modules[] = {
     {"cjson", luaopen_cjson},
     {"cjson.safe", luaopen_cjson_safe},
@@ -242,12 +232,8 @@ static void preload(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     luaL_setfuncs(L, c_modules, 0);
-    for (const struct sx_embed *e = sx_embedded; e->name; e++) {
-        lua_pushlightuserdata(L, (void *)e);
-        lua_pushcclosure(L, load_embedded, 1);
-        lua_setfield(L, -2, e->name);
-    }
     lua_pop(L, 1);
+    sx_lembed_preload(L, 0);
 }
 
 /* [-0, +0] stockx = require "stockx" (the client is already configured). */

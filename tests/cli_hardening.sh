@@ -13,26 +13,7 @@ trap 'chmod -R u+w "$t" 2>/dev/null; rm -rf "$t"' EXIT
 passed=0
 failed=0
 
-ok() {
-    if [ "$1" = 0 ]; then
-        passed=$((passed + 1)); echo "ok - $2"
-    else
-        failed=$((failed + 1)); echo "not ok - $2"
-        [ -f "$t/err" ] && sed 's/^/#   /' "$t/err" | head -n 12
-    fi
-}
-
-# run EXPECTED_STATUS DESC ARGS...: runs stockx, checks the exit status.
-run() {
-    want=$1 desc=$2
-    shift 2
-    "$STOCKX" "$@" > "$t/out" 2> "$t/err" < /dev/null
-    st=$?
-    [ "$st" = "$want" ]
-    ok $? "$desc (exit $st, want $want)"
-}
-
-has() { grep -q -e "$2" "$t/$1"; ok $? "$3"; }
+. tests/clihelp.sh
 
 # alive PID: the process exists and is not a zombie.
 alive() {

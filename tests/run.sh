@@ -114,29 +114,21 @@ for f in tests/lua/test_*.lua; do
     cat "$tmp/$name.out" "$tmp/$name.err" >> "$tmp/all-output"
 done
 
-echo "== cli tests"
-STOCKX="$STOCKX" sh tests/cli.sh > "$tmp/cli.out" 2>&1
-st=$?
-grep -E '^not ok' "$tmp/cli.out"
-echo "cli: $(tail -n 1 "$tmp/cli.out")"
-count "$tmp/cli.out" $st cli
-cat "$tmp/cli.out" >> "$tmp/all-output"
+# run_cli NAME: runs tests/NAME.sh, counts its result line, keeps its output
+# for the secret check.
+run_cli() {
+    echo "== $1"
+    STOCKX="$STOCKX" sh "tests/$1.sh" > "$tmp/$1.out" 2>&1
+    st=$?
+    grep -E '^not ok' "$tmp/$1.out"
+    echo "$1: $(tail -n 1 "$tmp/$1.out")"
+    count "$tmp/$1.out" $st "$1"
+    cat "$tmp/$1.out" >> "$tmp/all-output"
+}
 
-echo "== cli hardening tests"
-STOCKX="$STOCKX" sh tests/cli_hardening.sh > "$tmp/cli_hardening.out" 2>&1
-st=$?
-grep -E '^not ok' "$tmp/cli_hardening.out"
-echo "cli_hardening: $(tail -n 1 "$tmp/cli_hardening.out")"
-count "$tmp/cli_hardening.out" $st cli_hardening
-cat "$tmp/cli_hardening.out" >> "$tmp/all-output"
-
-echo "== sandbox cli tests"
-STOCKX="$STOCKX" sh tests/cli_sandbox.sh > "$tmp/cli_sandbox.out" 2>&1
-st=$?
-grep -E '^not ok' "$tmp/cli_sandbox.out"
-echo "cli_sandbox: $(tail -n 1 "$tmp/cli_sandbox.out")"
-count "$tmp/cli_sandbox.out" $st cli_sandbox
-cat "$tmp/cli_sandbox.out" >> "$tmp/all-output"
+for c in cli cli_hardening cli_sandbox; do
+    run_cli $c
+done
 
 # Stops the sandbox with SIGTERM: it must exit 0 ("stopped") with no
 # sanitizer or valgrind report on its stderr.
