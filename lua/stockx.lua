@@ -275,7 +275,12 @@ end
 -- Tasks
 ---------------------------------------------------------------------------
 
-M.spawn = core.spawn
+--- Starts fn(...) as a new task; returns the task.
+function M.spawn(fn, ...)
+  check("stockx.spawn", 1, "fn", fn, "function")
+  return core.spawn(fn, ...)
+end
+
 M.sleep = core.sleep
 M.now = core.now
 
@@ -509,7 +514,11 @@ end
 -- Settings, stats, logging
 ---------------------------------------------------------------------------
 
-M.configure = core.configure
+function M.configure(settings)
+  check("stockx.configure", 1, "settings", settings, "table")
+  return core.configure(settings)
+end
+
 M.settings = core.settings
 M.stats = core.stats
 M.version = core.version

@@ -193,7 +193,7 @@ static int res_index(lua_State *L)
 static void push_response(lua_State *L, const struct sx_result *res)
 {
     size_t ctlen = 0;
-    const char *ct = sx_header_find(res->headers, "content-type", &ctlen);
+    const char *ct = sx_req_find_header(res->headers, "content-type", &ctlen);
     lua_createtable(L, 0, 10);
     lua_pushvalue(L, lua_upvalueindex(K_RESMT));
     lua_setmetatable(L, -2);
@@ -280,7 +280,7 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
     ok2xx = res.status >= 200 && res.status < 300;
     if (res.err != SX_OK) {
         lua_pushnil(L);
-        sx_lstockx_push_error(L, sx_err_name(res.err), res.message,
+        sx_lstockx_push_error(L, sx_client_err_name(res.err), res.message,
                               res.method, res.url, res.attempts);
         nret = 2;
     } else if (q->tmp && ok2xx && download_size(q) == 0) {

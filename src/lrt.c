@@ -6,11 +6,13 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
 #include "lrt.h"
+#include "sx_log.h"
 
 static const char rt_key = 'R';
 
@@ -126,8 +128,53 @@ void sx_rt_clear_interrupt(lua_State *co)
     lua_sethook(co, NULL, 0, 0);
 }
 
-/* ---- protected calls ---------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------- */
 
+/*
+ * Where every uncaught error ends: on stderr as lua prints it, or, when
+ * logs are JSON, as one event with the error and its traceback apart.
+ */
+static void print_error(const char *event, const char *msg,
+                        const char *traceback)
+{
+    if (sx_log_json()) {
+        struct sx_log_field f[] = {{"error", msg, 0},
+                                   {"traceback", traceback, 0}};
+        sx_log(SX_LOG_ERROR, event, f, 2);
+        return;
+    }
+    fprintf(stderr, "stockx: %s\n%s\n", msg, traceback);
+    fflush(stderr);
+}
+
+/* [-0, +0] argument 1: the thread that failed, its error value on top. */
+static int report_thread(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1);
+    const char *msg = luaL_tolstring(L, -1, NULL);
+    luaL_traceback(L, co, NULL, 0);
+    print_error("task.error", msg, lua_tostring(L, -1));
+    return 0;
+}
+
+void sx_rt_report(lua_State *L, lua_State *co)
+{
+    lua_pushcfunction(L, report_thread);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        fprintf(stderr, "stockx: a task failed (its error could not be "
+                        "printed)\n");
+        lua_pop(L, 1);
+    }
+}
+
+/*
+ * The message handler: the error as a string, then (after a newline) its
+ * traceback, so sx_rt_pcall can print them apart.
+ */
 int sx_rt_msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -145,8 +192,10 @@ int sx_rt_pcall(lua_State *L, int nargs, int nresults)
     int st = lua_pcall(L, nargs, nresults, base);
     lua_remove(L, base);
     if (st != LUA_OK) {
-        fprintf(stderr, "stockx: %s\n", lua_tostring(L, -1));
-        lua_pop(L, 1);
+        const char *all = lua_tostring(L, -1), *nl = strchr(all, '\n');
+        lua_pushlstring(L, all, nl ? (size_t)(nl - all) : strlen(all));
+        print_error("error", lua_tostring(L, -1), nl ? nl + 1 : "");
+        lua_pop(L, 2);
         return -1;
     }
     return 0;

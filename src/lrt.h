@@ -74,6 +74,13 @@ void sx_rt_clear_interrupt(lua_State *co);
 /* The message handler: the error (tostring'd) with a traceback. */
 int sx_rt_msghandler(lua_State *L);
 /*
+ * Reports the error that ended thread co (its error value on co's top)
+ * with co's traceback: on stderr as lua does, or as a task.error event
+ * when logs are JSON.  Every uncaught error goes through here or
+ * sx_rt_pcall.
+ */
+void sx_rt_report(lua_State *L, lua_State *co);
+/*
  * Calls a function (below its nargs arguments on L's stack) in
  * protected mode with the message handler; on error prints it and
  * returns -1 (the stack is left balanced).

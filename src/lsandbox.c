@@ -166,7 +166,7 @@ struct sx_sandbox *sx_sandbox_open(struct event_base *base,
     sb->ref = LUA_NOREF;
     luaL_openlibs(sb->L);
     preload(sb->L);
-    lserver_set_base(sb->L, base);
+    sx_lserver_set_base(sb->L, base);
     lua_pushcfunction(sb->L, start);
     lua_pushlightuserdata(sb->L, (void *)o);
     if (protected_call(sb->L, 1, 4) < 0)

@@ -1,6 +1,6 @@
 /*
  * Module "stockx.server": listen{host=, port=, handler=} runs an HTTP
- * server (sx_server.c) in the state's event loop (lserver_set_base) and
+ * server (sx_server.c) in the state's event loop (sx_lserver_set_base) and
  * calls a Lua handler for every request, in protected mode; now() is a
  * monotonic clock; save_file() replaces a file atomically (--state);
  * json_decode() is ljson's strict decoder.
@@ -418,10 +418,10 @@ static int opt_field_port(lua_State *L)
     return (int)port;
 }
 
-/* The event loop servers run in: lserver_set_base() puts it here. */
+/* The event loop servers run in: sx_lserver_set_base() puts it here. */
 static const char base_key = 'b';
 
-void lserver_set_base(lua_State *L, struct event_base *base)
+void sx_lserver_set_base(lua_State *L, struct event_base *base)
 {
     lua_pushlightuserdata(L, base);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &base_key);

@@ -12,6 +12,6 @@ struct event_base;
 int luaopen_stockx_server(lua_State *L);
 
 /* The loop listen() serves in; set it before the first listen(). */
-void lserver_set_base(lua_State *L, struct event_base *base);
+void sx_lserver_set_base(lua_State *L, struct event_base *base);
 
 #endif

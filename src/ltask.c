@@ -20,7 +20,6 @@
 
 #include "lstockx.h"
 #include "ltask.h"
-#include "sx_log.h"
 #include "sx_time.h"
 
 #define TASK_MT "stockx.task"
@@ -101,40 +100,11 @@ static int finished(const struct sx_task *t)
 
 /* ---- finishing -------------------------------------------------------- */
 
-/*
- * [-0, +0] Reports an uncaught task error with its traceback: as lua does
- * on stderr, or as one task.error event when logs are JSON.
- */
-static int report_error(lua_State *L)
-{
-    lua_State *co = lua_tothread(L, 1);
-    const char *msg = luaL_tolstring(L, 2, NULL);
-    if (sx_log_json()) {
-        luaL_traceback(L, co, NULL, 0);
-        struct sx_log_field f[] = {{"error", msg, 0},
-                                   {"traceback", lua_tostring(L, -1), 0}};
-        sx_log(SX_LOG_ERROR, "task.error", f, 2);
-        return 0;
-    }
-    luaL_traceback(L, co, msg, 0);
-    fprintf(stderr, "stockx: %s\n", lua_tostring(L, -1));
-    fflush(stderr);
-    return 0;
-}
-
+/* An uncaught error: reported with its traceback, the run fails. */
 static void report(lua_State *L, struct sx_task *t)
 {
     t->s->rt->failed = 1;
-    lua_pushcfunction(L, report_error);
-    lua_pushthread(t->co);
-    lua_xmove(t->co, L, 1);
-    lua_pushvalue(t->co, -1);
-    lua_xmove(t->co, L, 1);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        fprintf(stderr, "stockx: task failed (error object could not "
-                        "be printed)\n");
-        lua_pop(L, 1);
-    }
+    sx_rt_report(L, t->co);
 }
 
 /* [-0, +1] t's cancellation error value. */
@@ -408,6 +378,15 @@ static void stop_sleep(struct sx_task *t)
     }
 }
 
+static int cancel_argerror(lua_State *L)
+{
+    sx_lstockx_where(L);
+    lua_pushfstring(L, "bad argument #1 'reason' to 'task:cancel' (string "
+                    "expected, got %s)", luaL_typename(L, 2));
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 /*
  * task:cancel([reason]) (also core.cancel): the task's current wait ends
  * at once (a request is abandoned, a sleep cut short) and raises an error
@@ -420,7 +399,8 @@ static int l_cancel(lua_State *L)
     if (finished(t) || t->cancelled)
         return 0;
     if (!lua_isnoneornil(L, 2)) {
-        luaL_checkstring(L, 2);
+        if (lua_type(L, 2) != LUA_TSTRING)
+            return cancel_argerror(L);
         lua_settop(L, 2);
         lua_setiuservalue(L, 1, 2);
     }

@@ -23,7 +23,7 @@
 #include "sx_time.h"
 #include "sx_url.h"
 
-const char *sx_err_name(enum sx_err e)
+const char *sx_client_err_name(enum sx_err e)
 {
     static const char *const names[] = {
         "ok", "timeout", "connect", "tls", "dns", "reset", "url", "io",
@@ -343,7 +343,7 @@ static double parse_retry_after(const struct sx_req *r)
     char v[128];
     double secs;
     size_t n;
-    const char *p = sx_header_find(&r->hbuf, "retry-after", &n);
+    const char *p = sx_req_find_header(&r->hbuf, "retry-after", &n);
     if (!p)
         return -1;
     if (n >= sizeof v)
@@ -401,7 +401,7 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
     }
     if (d.action == SX_RETRY_BACKOFF) {
         log_req(SX_LOG_WARN, "retry.transient", r, d.wait,
-                r->err ? sx_err_name(r->err) : NULL);
+                r->err ? sx_client_err_name(r->err) : NULL);
         c->st.retries++;
         sx_queue_park(r, d.wait);
         return 1;
@@ -422,7 +422,7 @@ void sx_client_complete(struct sx_req *r, enum sx_err err)
     } else if (err != SX_OK) {
         c->st.failed++;
         log_req(SX_LOG_WARN, "request.failed", r, -1,
-                r->errbuf[0] ? r->errbuf : sx_err_name(err));
+                r->errbuf[0] ? r->errbuf : sx_client_err_name(err));
     } else if (r->status >= 500) {
         log_req(SX_LOG_WARN, "request.failed", r, -1, NULL);
     }

@@ -30,7 +30,7 @@ enum sx_err {
     SX_E_CANCELLED, /* "cancelled": the client shut down */
     SX_E_OTHER      /* "transport" */
 };
-const char *sx_err_name(enum sx_err e);
+const char *sx_client_err_name(enum sx_err e);
 
 struct sx_stats {
     long requests;     /* submitted */
@@ -120,7 +120,7 @@ void sx_req_result(const struct sx_req *r, struct sx_result *out);
  * Finds header `name` (any case, no colon) in a raw header block such as
  * sx_result.headers: its value, trimmed, and length in *vlen; or NULL.
  */
-const char *sx_header_find(const struct sx_buf *h, const char *name,
+const char *sx_req_find_header(const struct sx_buf *h, const char *name,
                            size_t *vlen);
 
 #endif

@@ -234,7 +234,7 @@ void sx_req_free(struct sx_req *r)
 void sx_req_result(const struct sx_req *r, struct sx_result *out)
 {
     out->err = r->err;
-    out->message = r->err ? (r->errbuf[0] ? r->errbuf : sx_err_name(r->err))
+    out->message = r->err ? (r->errbuf[0] ? r->errbuf : sx_client_err_name(r->err))
                           : "";
     out->status = r->status;
     out->headers = &r->hbuf;
@@ -259,7 +259,7 @@ void sx_req_pool_free(struct sx_client *c)
     }
 }
 
-const char *sx_header_find(const struct sx_buf *h, const char *name,
+const char *sx_req_find_header(const struct sx_buf *h, const char *name,
                            size_t *vlen)
 {
     size_t nl = strlen(name);
