@@ -16,7 +16,7 @@
 
 #include "lembed.h"
 #include "lserver.h"
-#include "ltask.h" /* sx_rt_pcall: needs only a lua_State */
+#include "lrt.h" /* sx_rt_pcall: needs only a lua_State */
 
 int luaopen_cjson(lua_State *L);
 

@@ -179,8 +179,58 @@ static void test_prefix(void)
                                                   !sx_url_has_prefix("/x", ""));
 }
 
+/* dots(in) -> the URL after sx_url_remove_dots, or "ERR: reason". */
+static const char *dots(const char *in)
+{
+    static char out[256];
+    char err[128];
+    struct sx_buf b;
+    sx_buf_init(&b, 0);
+    sx_buf_addstr(&b, in);
+    if (sx_url_remove_dots(&b, err, sizeof err) < 0)
+        snprintf(out, sizeof out, "ERR: %s", err);
+    else
+        snprintf(out, sizeof out, "%s", b.data);
+    sx_buf_free(&b);
+    return out;
+}
+
+static void test_dots(void)
+{
+    static const char *const cases[][2] = {
+        {"https://h/v2/../outside", "https://h/outside"},
+        {"https://h/v2/a/./b/../c", "https://h/v2/a/c"},
+        {"https://h/v2/x/..", "https://h/v2/"},
+        {"https://h/v2/x/.", "https://h/v2/x/"},
+        {"https://h/../../a", "https://h/a"},
+        {"https://h", "https://h"},
+        {"https://h/", "https://h/"},
+        {"https://h/a?x=/../b", "https://h/a?x=/../b"},
+        {"https://h/a/..?q", "https://h/?q"},
+        {"https://h/a/b#/../c", "https://h/a/b#/../c"},
+        {"https://h/a/.hidden/..b", "https://h/a/.hidden/..b"},
+        {"https://h/v2//x/../y", "https://h/v2//y"},
+        {"http://h:8080/v2/./x", "http://h:8080/v2/x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *got = dots(cases[i][0]);
+        test_cond(cases[i][0], strcmp(got, cases[i][1]) == 0);
+        if (strcmp(got, cases[i][1]) != 0)
+            printf("    got %s, want %s\n", got, cases[i][1]);
+    }
+    test_cond("%2e%2e refused", strncmp(dots("https://h/v2/%2e%2e/x"),
+                                        "ERR: encoded dot", 16) == 0);
+    test_cond("%2E. refused", strncmp(dots("https://h/v2/%2E./x"),
+                                      "ERR:", 4) == 0);
+    test_cond(".%2e at the end refused",
+              strncmp(dots("https://h/v2/.%2e"), "ERR:", 4) == 0);
+    test_cond("%2e inside a name is fine",
+              strcmp(dots("https://h/a%2eb"), "https://h/a%2eb") == 0);
+}
+
 int main(void)
 {
+    test_dots();
     test_escape();
     test_long_escape();
     test_absolute();
