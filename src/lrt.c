@@ -128,6 +128,53 @@ void sx_rt_clear_interrupt(lua_State *co)
     lua_sethook(co, NULL, 0, 0);
 }
 
+/*
+ * core.resume(co, ...) -> true, ... | false, err: coroutine.resume, with
+ * co recorded as running so that Ctrl-C stops Lua code busy inside it.
+ */
+static int l_resume(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    int nres, nargs = lua_gettop(L) - 1;
+    luaL_argexpected(L, co, 1, "coroutine");
+    if (co == L || (lua_status(co) == LUA_OK && lua_gettop(co) == 0)) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, co == L ? "cannot resume non-suspended coroutine"
+                                  : "cannot resume dead coroutine");
+        return 2;
+    }
+    if (!lua_checkstack(co, nargs)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many arguments to resume");
+        return 2;
+    }
+    lua_xmove(L, co, nargs);
+    struct sx_rt *rt = sx_rt_get(L);
+    sx_rt_push_running(rt, co);
+    int st = lua_resume(co, L, nargs, &nres);
+    sx_rt_pop_running(rt);
+    if (st != LUA_OK && st != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_xmove(co, L, 1);
+        return 2;
+    }
+    if (!lua_checkstack(L, nres + 1)) {
+        lua_pop(co, nres);
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "too many results to resume");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_xmove(co, L, nres);
+    return nres + 1;
+}
+
+void sx_rt_openlib(lua_State *L)
+{
+    lua_pushcfunction(L, l_resume);
+    lua_setfield(L, -2, "resume");
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 /*

@@ -71,6 +71,9 @@ void sx_rt_pop_running(struct sx_rt *rt);
 void sx_rt_interrupt(struct sx_rt *rt);
 void sx_rt_clear_interrupt(lua_State *co);
 
+/* Adds resume (coroutine.resume that records the thread as running). */
+void sx_rt_openlib(lua_State *L);
+
 /* The message handler: the error (tostring'd) with a traceback. */
 int sx_rt_msghandler(lua_State *L);
 /*

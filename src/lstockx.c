@@ -370,6 +370,7 @@ int luaopen_stockx_core(lua_State *L)
     luaL_newlib(L, core_funcs);
     sx_lrequest_openlib(L);
     sx_lconfig_openlib(L);
+    sx_rt_openlib(L);
     sx_task_openlib(L);
     sx_ljson_openlib(L);
     return 1;

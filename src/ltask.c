@@ -536,47 +536,6 @@ static int l_in_task(lua_State *L)
     return 1;
 }
 
-/*
- * core.resume(co, ...) -> true, ... | false, err: coroutine.resume, with
- * co recorded as running so that Ctrl-C stops Lua code busy inside it.
- */
-static int l_resume(lua_State *L)
-{
-    lua_State *co = lua_tothread(L, 1);
-    int nres, nargs = lua_gettop(L) - 1;
-    luaL_argexpected(L, co, 1, "coroutine");
-    if (co == L || (lua_status(co) == LUA_OK && lua_gettop(co) == 0)) {
-        lua_pushboolean(L, 0);
-        lua_pushstring(L, co == L ? "cannot resume non-suspended coroutine"
-                                  : "cannot resume dead coroutine");
-        return 2;
-    }
-    if (!lua_checkstack(co, nargs)) {
-        lua_pushboolean(L, 0);
-        lua_pushliteral(L, "too many arguments to resume");
-        return 2;
-    }
-    lua_xmove(L, co, nargs);
-    struct sx_rt *rt = get_sched(L)->rt;
-    sx_rt_push_running(rt, co);
-    int st = lua_resume(co, L, nargs, &nres);
-    sx_rt_pop_running(rt);
-    if (st != LUA_OK && st != LUA_YIELD) {
-        lua_pushboolean(L, 0);
-        lua_xmove(co, L, 1);
-        return 2;
-    }
-    if (!lua_checkstack(L, nres + 1)) {
-        lua_pop(co, nres);
-        lua_pushboolean(L, 0);
-        lua_pushliteral(L, "too many results to resume");
-        return 2;
-    }
-    lua_pushboolean(L, 1);
-    lua_xmove(co, L, nres);
-    return nres + 1;
-}
-
 static const luaL_Reg task_methods[] = {
     {"wait", task_wait},
     {"status", task_status},
@@ -596,7 +555,6 @@ static const luaL_Reg task_funcs[] = {
     {"sleep", l_sleep},
     {"now", l_now},
     {"in_task", l_in_task},
-    {"resume", l_resume},
     {NULL, NULL}};
 
 static int sched_gc(lua_State *L)

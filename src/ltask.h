@@ -47,7 +47,7 @@ int sx_task_raise_cancelled(lua_State *L, struct sx_task *t);
 void sx_task_wake(struct sx_task *t);
 
 /*
- * Adds spawn, join, cancel, sleep, now, in_task, resume, SENTINEL to the
+ * Adds spawn, join, cancel, sleep, now, in_task, SENTINEL to the
  * table on top of the stack; the runtime must exist.
  */
 void sx_task_openlib(lua_State *L);
