@@ -142,7 +142,7 @@ static int check_header(const char *name, size_t nlen, const char *value,
         if (is_tchar(c))
             continue;
         snprintf(err, errlen, "header name '%.*s' contains %s",
-                 (int)(nlen > 64 ? 64 : nlen), c ? name : "",
+                 (int)(nlen > 64 ? 64 : nlen), name,
                  c == 0 ? "a NUL byte" : c == ':' ? "':'"
                  : c == '\r' || c == '\n' ? "CR or LF"
                  : c == ' ' ? "a space" : "a character not allowed in a name");
