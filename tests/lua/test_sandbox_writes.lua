@@ -194,6 +194,29 @@ scenario.part("a FAILED operation leaves the listing INACTIVE", function()
   tap.eq(listing(op.listingId).status, "INACTIVE", "and the listing INACTIVE")
 end)
 
+scenario.part("a FAILED update, delete or deactivate leaves the listing as it was", function()
+  local op = create { amount = "230" }
+  succeeded(op, "create succeeds")
+  local path = "/selling/listings/" .. op.listingId
+  local before = listing(op.listingId)
+  tap.eq(before.status, "ACTIVE", "the listing is ACTIVE")
+  for _, w in ipairs {
+    { "PATCH", function() return stockx.patch(path, { amount = "199" }) end },
+    { "DELETE", function() return stockx.delete(path) end },
+    { "PUT", function() return stockx.put(path .. "/deactivate") end },
+  } do
+    scenario.fault { path = "^" .. path, method = w[1],
+      operation_fail = "Sandbox says no", count = 1 }
+    local done = scenario.wait_operation((w[2]()))
+    tap.eq(done and done.operationStatus, "FAILED", w[1] .. ": the operation FAILS")
+    local l = listing(op.listingId)
+    tap.eq(l.status, "ACTIVE", w[1] .. ": the listing stays ACTIVE")
+    tap.eq(l.amount, "230", w[1] .. ": at its old amount")
+    tap.ok(l.ask ~= null and before.ask ~= null and l.ask.askId == before.ask.askId,
+      w[1] .. ": with its ask")
+  end
+end)
+
 scenario.part("input errors are synchronous 400s", function()
   local count = stockx.get("/selling/listings", { pageSize = 1 }).count
   local function bad(body, desc)

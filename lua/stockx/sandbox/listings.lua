@@ -185,9 +185,12 @@ function APPLY.DELETE(_, l)
   l.status, l.ask = "DELETED", null
 end
 
+-- A failed create or activate leaves the listing INACTIVE, without an ask
+-- (StockX documents that); any other failed write leaves it as it was.
+local FAIL_INACTIVE = { CREATE = true, ACTIVATE = true }
+
 --- Applies a change of type ty ("CREATE", "UPDATE", ...) with fields f
--- to listing l now.  A failed change leaves a listing that can still
--- change INACTIVE, without an ask.
+-- to listing l now.
 -- @return nil, or the reason the change failed
 function M.apply(sb, l, ty, f, fail_text)
   local now = util.now()
@@ -198,7 +201,7 @@ function M.apply(sb, l, ty, f, fail_text)
       or "Listing cannot be changed in status " .. l.status
   end
   if not why then why = APPLY[ty](sb, l, f, now) end
-  if why and not TERMINAL[l.status] then
+  if why and FAIL_INACTIVE[ty] and not TERMINAL[l.status] then
     l.status, l.ask = "INACTIVE", null
   end
   l.updatedAt = iso(now)
