@@ -31,6 +31,9 @@ M.json = {
   null = cjson.null,
 }
 
+--- Money as integer minor units (lua/stockx/money.lua).
+M.money = require "stockx.money"
+
 ---------------------------------------------------------------------------
 -- Errors
 ---------------------------------------------------------------------------

@@ -26,11 +26,17 @@ static int is_sandbox(const char *name)
            strncmp(name, "stockx.sandbox.", 15) == 0;
 }
 
+/* Pure modules both states may load (no client, no sandbox inside). */
+static int is_shared(const char *name)
+{
+    return strcmp(name, "stockx.money") == 0;
+}
+
 void sx_lembed_preload(lua_State *L, int sandbox)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const struct sx_embed *e = sx_embedded; e->name; e++) {
-        if (is_sandbox(e->name) != sandbox)
+        if (is_sandbox(e->name) != sandbox && !is_shared(e->name))
             continue;
         lua_pushlightuserdata(L, (void *)e);
         lua_pushcclosure(L, load_embedded, 1);

@@ -10,7 +10,8 @@
 /*
  * Registers, in package.preload, each embedded module whose name is
  * sandbox's ("stockx.sandbox", "stockx.sandbox.*") if sandbox is 1, or
- * every other one if it is 0.
+ * every other one if it is 0; the pure shared ones (stockx.money) both
+ * times.
  */
 void sx_lembed_preload(lua_State *L, int sandbox);
 

@@ -9,15 +9,16 @@ scenario.start()
 
 local null = stockx.json.null
 
+local money_mod = require "stockx.money"
+
 -- "59.45" <-> 5945 cents
 local function cents(s)
-  local int, frac = s:match("^(%d+)%.?(%d*)$")
-  return tonumber(int) * 100 + tonumber((frac .. "00"):sub(1, 2))
+  local ok, m = pcall(money_mod.parse, tostring(s), "USD")
+  return ok and m.minor or nil
 end
 
 local function money(c)
-  if c % 100 == 0 then return tostring(c // 100) end
-  return string.format("%d.%02d", c // 100, c % 100)
+  return money_mod.new(c, "USD"):amount()
 end
 
 ---------------------------------------------------------------------------

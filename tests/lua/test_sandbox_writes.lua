@@ -13,17 +13,16 @@ local base = os.getenv("STOCKX_BASE_URL")
 local fx = scenario.fixtures()
 local pid, vid = fx.productIds[1], fx.variantIds[1]
 
+local money_mod = require "stockx.money"
+
+-- "59.45" <-> 5945 cents
 local function cents(s)
-  local int, frac = tostring(s):match("^(%-?%d+)%.?(%d*)$")
-  if not int then return nil end
-  frac = (frac .. "00"):sub(1, 2)
-  local c = math.abs(tonumber(int)) * 100 + tonumber(frac)
-  return int:sub(1, 1) == "-" and -c or c
+  local ok, m = pcall(money_mod.parse, tostring(s), "USD")
+  return ok and m.minor or nil
 end
 
 local function money(c)
-  if c % 100 == 0 then return tostring(c // 100) end
-  return string.format("%d.%02d", c // 100, c % 100)
+  return money_mod.new(c, "USD"):amount()
 end
 
 local function listing(id)

@@ -2,6 +2,7 @@
 -- money as decimal strings and currency conversion, ISO-8601 times with
 -- milliseconds, base64, URL encoding and a wall clock derived from the
 -- server's monotonic clock (so times carry milliseconds).
+local money = require("stockx.money")
 local server = require("stockx.server")
 
 local M = {}
@@ -120,10 +121,7 @@ local ZERO_DECIMALS = { CLP = true, HUF = true, IDR = true, JPY = true,
 
 --- Integer cents -> "150" or "59.45" or "-16.55".
 function M.money(cents)
-  local sign = cents < 0 and "-" or ""
-  cents = math.abs(cents)
-  if cents % 100 == 0 then return sign .. tostring(cents // 100) end
-  return string.format("%s%d.%02d", sign, cents // 100, cents % 100)
+  return money.new(cents, "USD"):amount()
 end
 
 --- US cents -> the amount in currency c as a string.
@@ -144,14 +142,10 @@ end
 --- A decimal string greater than 0 with at most 2 decimals -> cents; or
 -- nil.  "150", "59.45", "0.5".
 function M.parse_amount(s)
-  if type(s) ~= "string" then return nil end
-  local int, frac = s:match("^(%d+)%.?(%d*)$")
-  if not int or #int > 9 or #frac > 2 or (s:find("%.") and frac == "") then
-    return nil
-  end
-  local cents = tonumber(int) * 100 + tonumber((frac .. "00"):sub(1, 2))
-  if cents <= 0 then return nil end
-  return math.tointeger(cents)
+  if type(s) ~= "string" or #(s:match("^%d*") or "") > 9 then return nil end
+  local ok, m = pcall(money.parse, s, "USD")
+  if not ok or m.minor <= 0 then return nil end
+  return m.minor
 end
 
 --------------------------------------------------------------------------
