@@ -34,6 +34,8 @@ M.json = {
 --- Money as integer minor units (lua/stockx/money.lua).
 M.money = require "stockx.money"
 
+local dryrun = require "stockx.dryrun"
+
 ---------------------------------------------------------------------------
 -- Errors
 ---------------------------------------------------------------------------
@@ -221,6 +223,10 @@ local function call(fname, method, path, query, body, opts)
     raise(err)
   end
   if res.status >= 400 then raise(http_error(res)) end
+  if res.dry_run then
+    -- not sent (the dry_run setting): the answer StockX would have given
+    return dryrun.answer(method, display_path(res.url), body), res
+  end
   if download then
     -- curl does not follow redirects: a 1xx/3xx answer wrote no file
     if res.status < 200 or res.status >= 300 then raise(http_error(res)) end

@@ -61,6 +61,14 @@ static int set_one(lua_State *L, struct sx_config *k, const struct sx_opt *o,
 {
     size_t len = 0;
     int t = lua_type(L, i);
+    if (o->type == SX_OPT_BOOL) {
+        if (t != LUA_TBOOLEAN)
+            return snprintf(err, errlen, "'%s' must be a boolean (got %s)",
+                            o->name, luaL_typename(L, i)), -1;
+        return sx_config_set_text(k, o, lua_toboolean(L, i) ? "true"
+                                  : "false", 4 + !lua_toboolean(L, i), err,
+                                  errlen);
+    }
     if (o->type == SX_OPT_RATE && (is_false(L, i)))
         return sx_config_set_text(k, o, "off", 3, err, errlen);
     if (o->type == SX_OPT_RATE && t == LUA_TTABLE)
@@ -165,6 +173,10 @@ static void push_value(lua_State *L, const struct sx_config *k,
         break;
     case SX_OPT_FORMAT:
         lua_pushstring(L, k->log_json ? "json" : "text");
+        break;
+    case SX_OPT_BOOL:
+        lua_pushboolean(L, *(const int *)(const void *)((const char *)k +
+                                                         o->offset));
         break;
     }
 }

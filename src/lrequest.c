@@ -226,6 +226,10 @@ static void push_response(lua_State *L, const struct sx_result *res)
         lua_pushnumber(L, res->retry_after);
         set_key(L, K_RETRY_AFTER);
     }
+    if (res->dry_run) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "dry_run");
+    }
 }
 
 /* Bytes in the download's temporary file (-1 if unknown). */

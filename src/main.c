@@ -78,7 +78,8 @@ static void print_help(void)
 static void print_settings(void)
 {
     static const char *const types[] = {"URL", "secret", "file", "seconds",
-                                        "integer", "rate", "level", "format"};
+                                        "integer", "rate", "level", "format",
+                                        "boolean"};
     puts("| setting | type | range | default | flag | environment | meaning |");
     puts("|---|---|---|---|---|---|---|");
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
@@ -109,6 +110,9 @@ static int global_flag(struct cli *o, int argc, char **argv, int *i)
     const struct sx_opt *opt = sx_config_find_flag(argv[*i]);
     if (!opt)
         return 0;
+    if (opt->type == SX_OPT_BOOL) /* a flag alone: on */
+        return sx_config_set_text(&o->cfg, opt, "true", 4, err, sizeof err)
+               < 0 ? -1 : 1;
     if (*i + 1 >= argc)
         return usage_error("missing value for", argv[*i]), -1;
     const char *v = argv[++*i];

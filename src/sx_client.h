@@ -86,7 +86,9 @@ void sx_req_sink(struct sx_req *r, int fd);
 /*
  * Queues r; done(r, ud) is called once, later, from the loop.  Requests to
  * the base URL carry the API key and token; every request but a download
- * gets "Accept: application/json" unless it set its own.  -1: out of
+ * gets "Accept: application/json" unless it set its own.  With dry_run
+ * set, a POST, PUT, PATCH or DELETE is logged and not sent: it completes
+ * with status 200, an empty body and sx_result.dry_run set.  -1: out of
  * memory (r is not queued).
  */
 int sx_client_submit(struct sx_req *r, sx_req_done_fn done, void *ud);
@@ -113,6 +115,7 @@ struct sx_result {
     int attempts;
     double elapsed;        /* seconds since submit */
     double retry_after;    /* last Retry-After seen, -1 if none */
+    int dry_run;           /* 1: a write not sent (the dry_run setting) */
 };
 void sx_req_result(const struct sx_req *r, struct sx_result *out);
 

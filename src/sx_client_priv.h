@@ -61,6 +61,7 @@ struct sx_req {
     char version[8];
     char *eff_url;
     double retry_after;
+    int dry_run;                 /* answered by the client, not sent */
 };
 
 struct sx_client {

@@ -60,6 +60,8 @@ const struct sx_opt sx_config_opts[] = {
      "STOCKX_LOG_LEVEL", "debug, info, warn, error"},
     {"log_format", SX_OPT_FORMAT, OFF(log_json), 0, 0, "text",
      "--log-format", "STOCKX_LOG_FORMAT", "text (logfmt) or json"},
+    {"dry_run", SX_OPT_BOOL, OFF(dry_run), 0, 0, "false", "--dry-run",
+     "STOCKX_DRY_RUN", "POST, PUT, PATCH and DELETE are logged, not sent"},
     {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 const struct sx_opt *sx_config_find(const char *name)
@@ -238,6 +240,22 @@ static int set_rate_text(struct sx_config *k, const char *v, char *err,
     return sx_config_set_rate(k, rate, period, -1, err, errlen);
 }
 
+static int set_bool(struct sx_config *k, const struct sx_opt *o,
+                    const char *v, char *err, size_t errlen)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", NULL};
+    static const char *const no[] = {"false", "0", "no", "off", NULL};
+    int *slot = (int *)(void *)((char *)k + o->offset);
+    for (int i = 0; yes[i]; i++) {
+        if (strcmp(v, yes[i]) == 0)
+            return *slot = 1, 0;
+        if (strcmp(v, no[i]) == 0)
+            return *slot = 0, 0;
+    }
+    return fail(err, errlen, "'%s' must be true or false (got '%s')",
+                o->name, v);
+}
+
 static int set_number_text(struct sx_config *k, const struct sx_opt *o,
                            const char *v, char *err, size_t errlen)
 {
@@ -270,6 +288,8 @@ int sx_config_set_text(struct sx_config *k, const struct sx_opt *o,
         k->log_level = lvl;
         return 0;
     }
+    if (o->type == SX_OPT_BOOL)
+        return set_bool(k, o, v, err, errlen);
     if (o->type == SX_OPT_FORMAT) {
         int json = sx_log_format_parse(v);
         if (json < 0)

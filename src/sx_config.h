@@ -28,6 +28,7 @@ struct sx_config {
     long max_body;
     int log_level;           /* enum sx_log_level */
     int log_json;
+    int dry_run;             /* writes are logged, not sent */
 };
 
 enum sx_opt_type {
@@ -38,7 +39,8 @@ enum sx_opt_type {
     SX_OPT_COUNT,   /* an integer in [min, max] */
     SX_OPT_RATE,    /* "N/Ps" or "off" */
     SX_OPT_LEVEL,   /* debug, info, warn, error */
-    SX_OPT_FORMAT   /* text, json */
+    SX_OPT_FORMAT,  /* text, json */
+    SX_OPT_BOOL     /* true/false (on the command line: a flag alone) */
 };
 
 struct sx_opt {

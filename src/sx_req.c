@@ -245,6 +245,7 @@ void sx_req_result(const struct sx_req *r, struct sx_result *out)
     out->attempts = r->attempts;
     out->elapsed = sx_time_now() - r->submitted;
     out->retry_after = r->retry_after;
+    out->dry_run = r->dry_run;
 }
 
 void sx_req_pool_free(struct sx_client *c)

@@ -104,6 +104,17 @@ has err "(command line):1:" "with file:line"
 run 0 "run --sandbox works offline with no setup" run --sandbox scripts/market.lua
 has out "listings" "the example script printed its listings"
 
+# --dry-run: writes are logged, not sent; a body only for the API.
+run 0 "--dry-run runs a script that writes" --dry-run -e '
+  local op = stockx.patch("/selling/listings/x", { amount = "5" })
+  assert(op.dry_run and op.operationStatus == "SUCCEEDED")
+  stockx.request { method = "POST", path = "http://127.0.0.1:9/oauth/token",
+    body = "client_secret=shh" }'
+has err "event=request.dry_run method=PATCH path=/selling/listings/x" "the write is logged"
+has err 'body="{\\"amount\\":\\"5\\"}"' "with its body, for the API"
+has err "body_bytes=17" "another host's body is logged as a size"
+grep -q "shh" "$t/err"; [ $? != 0 ]; ok $? "so a secret in it is not logged"
+
 # The README's settings table is the one the binary prints.
 "$STOCKX" --settings > "$t/settings.md"
 sed -n '/^<!-- settings:/,/^<!-- \/settings -->/p' README.md | sed '1d;$d' \
