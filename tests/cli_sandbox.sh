@@ -111,5 +111,10 @@ pid=
 [ $st = 0 ]; ok $? "SIGTERM stops the sandbox with status 0 (got $st)"
 has err "stockx sandbox: stopped" "and it says so"
 
+# the repricer's cases exist whatever the seed
+LUA_PATH="tests/lua/?.lua;;" run 0 "the sandbox's special cases with --seed 7" \
+    run --sandbox --seed 7 --rate-limit off --quota off tests/lua/test_sandbox_cases.lua
+has out "9 passed, 0 failed" "all of them"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

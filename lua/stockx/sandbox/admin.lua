@@ -87,6 +87,37 @@ local function ids(list, key, n)
 end
 
 -- Ids a test can start from without walking the API.
+-- The repricer's cases (data.lua repricer_cases): listing ids by kind.
+local function repricer_fixtures(cat, st)
+  local by_variant, same, flex, direct, lone = {}, json.null, json.null,
+    json.null, json.null
+  for _, l in ipairs(st.listings) do
+    if l.status == "ACTIVE" then
+      local vid = l.variant.variantId
+      if by_variant[vid] and same == json.null then
+        same = array{ by_variant[vid], l.listingId }
+      end
+      by_variant[vid] = by_variant[vid] or l.listingId
+      if l.inventoryType == "FLEX" and flex == json.null then flex = l.listingId end
+      if l.inventoryType == "DIRECT" and direct == json.null then
+        direct = l.listingId
+      end
+      if l.product.productId == cat.no_asks_id and lone == json.null then
+        lone = l.listingId
+      end
+    end
+  end
+  local due = array()
+  for _, o in ipairs(st.active_orders) do
+    if o.status == "CREATED" and st.shipping[o.orderNumber] then
+      due[#due + 1] = o.orderNumber
+    end
+  end
+  return { sameVariantListingIds = same, flexListingId = flex,
+    directListingId = direct, noAsksProductId = cat.no_asks_id,
+    noAsksListingId = lone, createdOrderNumbers = due }
+end
+
 local function fixtures(sb)
   local cat, st = sb.catalog, sb.state
   local p1 = cat.products[1]
@@ -97,7 +128,7 @@ local function fixtures(sb)
   for _, v in ipairs(cat.variants_of[p1.productId]) do
     if v.gtins[1] then gtin = v.gtins[1].identifier; break end
   end
-  return reply(200, {
+  local fx = {
     productIds = ids(cat.products, "productId", #cat.products),
     variantIds = ids(cat.variants_of[p1.productId], "variantId", 100),
     listingIds = ids(st.listings, "listingId", 10),
@@ -111,7 +142,9 @@ local function fixtures(sb)
     expiredListingIds = sb:expired_listings(),
     gtin = gtin or json.null,
     clientId = sb.client_id, clientSecret = sb.client_secret,
-  })
+  }
+  for k, v in pairs(repricer_fixtures(cat, st)) do fx[k] = v end
+  return reply(200, fx)
 end
 
 local function label(_, _, file)

@@ -79,6 +79,9 @@ M.PRODUCTS = {
 
 -- The product whose listings cannot be activated ("Item is not sellable").
 M.UNSELLABLE = 21
+-- The product nobody else asks for (a repricer's "no competition" case):
+-- the Nike Dunk Low Grey Fog.
+M.NO_ASKS = 3
 
 local SIZES = { "4", "4.5", "5", "5.5", "6", "6.5", "7", "7.5", "8", "8.5",
   "9", "9.5", "10", "10.5", "11", "11.5", "12", "12.5", "13", "14" }
@@ -230,6 +233,11 @@ function M.catalog(seed)
   for i = 1, #M.PRODUCTS do make_product(seed, i, cat) end
   cat.unsellable_id = cat.products[M.UNSELLABLE].productId
   cat.unsellable[cat.unsellable_id] = true
+  cat.no_asks_id = cat.products[M.NO_ASKS].productId
+  for _, v in ipairs(cat.variants_of[cat.no_asks_id]) do
+    local b = cat.base[v.variantId]
+    b.ask, b.flex, b.direct = false, false, false
+  end
   return cat
 end
 
@@ -403,6 +411,69 @@ local function special_orders(st)
     odd.status = "UNKNOWN"
     listing_of(odd).order.orderStatus = "UNKNOWN"
   end
+  -- three orders that still need a label, due to ship in the coming days
+  -- (the epoch is 90 days before today)
+  local now = st.epoch + 90 * 86400
+  for k, i in ipairs{ 1, 3, 5 } do
+    local o = st.active_orders[i]
+    if o then
+      o.status = "CREATED"
+      o.createdAt = iso(now - k * 3600)
+      o.updatedAt = o.createdAt
+      listing_of(o).order.orderStatus = "CREATED"
+      st.shipping[o.orderNumber].ship_by = iso(now + k * 86400 + 12 * 3600)
+    end
+  end
+end
+
+-- The n-th ACTIVE listing (in creation order), or nil.
+local function nth_active(st, n)
+  for _, l in ipairs(st.listings) do
+    if l.status == "ACTIVE" and l.amount ~= null then
+      n = n - 1
+      if n == 0 then return l end
+    end
+  end
+end
+
+local function move_to(l, p, v)
+  l.product = { productId = p.productId, productName = p.title,
+                styleId = p.styleId }
+  l.variant = { variantId = v.variantId, variantName = v.variantName,
+                variantValue = v.variantValue }
+end
+
+--- The cases a repricer must handle, made sure of whatever the seed: two
+-- of the seller's ACTIVE listings on one variant (the second 5 dearer),
+-- an ACTIVE FLEX and an ACTIVE DIRECT listing, and an ACTIVE listing on
+-- the product nobody else asks for.
+local function repricer_cases(st, cat)
+  local a, b = nth_active(st, 2), nth_active(st, 3)
+  if a and b then
+    b.inventoryType, a.inventoryType = "STANDARD", "STANDARD"
+    b.initiatedShipments, a.initiatedShipments = null, null
+    b.product = { productId = a.product.productId,
+                  productName = a.product.productName,
+                  styleId = a.product.styleId }
+    b.variant = { variantId = a.variant.variantId,
+                  variantName = a.variant.variantName,
+                  variantValue = a.variant.variantValue }
+    b.amount = money(util.parse_amount(a.amount) + 500)
+  end
+  local flex, direct = nth_active(st, 4), nth_active(st, 5)
+  if flex then
+    flex.inventoryType = "FLEX"
+    flex.initiatedShipments = { inbound = { displayId = "IS-00000004" } }
+  end
+  if direct then
+    direct.inventoryType, direct.initiatedShipments = "DIRECT", null
+  end
+  local lone = nth_active(st, 6)
+  if lone then
+    local p = cat.products[M.NO_ASKS]
+    move_to(lone, p, cat.variants_of[p.productId][1])
+    lone.inventoryType, lone.initiatedShipments = "STANDARD", null
+  end
 end
 
 --- A fresh account for a seed.
@@ -422,6 +493,7 @@ function M.account(seed, cat, epoch)
   for i = 1, M.NUM_LISTINGS do make_listing(seed, i, st, cat) end
   for k = 1, M.NUM_EXPIRED do make_expired(seed, k, st, cat) end
   special_orders(st)
+  repricer_cases(st, cat)
   return st
 end
 
