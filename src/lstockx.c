@@ -5,10 +5,13 @@
  * logging and versions.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -345,6 +348,40 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/*
+ * core.append(path, text) -> true | nil, message: appends text to path
+ * (created 0600) and fsyncs it before returning, so a line of an audit
+ * log is on disk before the change it records is sent.
+ */
+static int l_append(lua_State *L)
+{
+    size_t n, off = 0;
+    const char *path = luaL_checkstring(L, 1);
+    const char *text = luaL_checklstring(L, 2, &n);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return luaL_fileresult(L, 0, path);
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return luaL_fileresult(L, 0, path);
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return luaL_fileresult(L, 0, path);
+    }
+    close(fd);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.reason(status) -> the reason phrase, or nil (src/sx_http.c) */
 static int l_reason(lua_State *L)
 {
@@ -355,6 +392,7 @@ static int l_reason(lua_State *L)
 
 static const luaL_Reg core_funcs[] = {
     {"reason", l_reason},
+    {"append", l_append},
     {"stats", l_stats},
     {"query", l_query},
     {"log", l_log},
