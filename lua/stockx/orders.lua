@@ -256,7 +256,7 @@ end
 -- its host and prefix ("https://api.stockx.com/v2/selling/orders/N/
 -- shipping-document/S-657138089" -> "S-657138089").
 local function shipping_id(url)
-  local path = url:gsub("[?#].*$", "")
+  local path = url:gsub("[?#].*$", ""):gsub("^%a[%w+.%-]*://[^/]*", "")
   local id = path:match("/([^/]+)/*$")
   if id and id:match("^[%w_%-]+$") then return id end
   return nil
