@@ -263,7 +263,8 @@ scenario.part("dry run", function()
   end)
   stockx.configure { dry_run = false }
   if not ok then error(e, 0) end
-  tap.eq(route_count("PATCH /selling/listings/{listingId}"), patches, "no PATCH reached the sandbox")
+  tap.eq(route_count("PATCH /selling/listings/{listingId}"), patches,
+    "no PATCH reached the sandbox")
   tap.eq(listings.get(lid).amount, before, "the amount did not change")
 end)
 
