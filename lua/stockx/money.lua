@@ -20,7 +20,7 @@ M.DIGITS = {
   MXN = 2, NZD = 2, SGD = 2, USD = 2, CNY = 2, DKK = 2, NOK = 2, SEK = 2,
   PLN = 2, CZK = 2, HUF = 2, ILS = 2, INR = 2, MYR = 2, PHP = 2, THB = 2,
   TWD = 2, IDR = 2, AED = 2, SAR = 2, BRL = 2, ZAR = 2,
-  CLP = 0, VND = 0, ISK = 0, UGX = 0,
+  CLP = 0, VND = 0, ISK = 0, UGX = 0, MOP = 2, PEN = 2,
   BHD = 3, KWD = 3, OMR = 3, JOD = 3, TND = 3,
 }
 

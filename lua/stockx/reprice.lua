@@ -308,13 +308,21 @@ local function guard(r, l, m, own, cur)
   local ceiling = amount_in(r.ceiling, c, "ceiling")
   if floor > ceiling then return nil, "floor_above_ceiling" end
   local mine = own[l.variant.variantId .. "/" .. channel_of(l)]
-  if m.lowest_ask and mine and mine.amount <= m.lowest_ask then
-    -- the lowest ask is ours (market data includes our own asks)
-    return nil, mine.listingId == l.listingId and "already_lowest"
-      or "own_listing_lower"
+  if mine and mine.listingId ~= l.listingId and not r.exact then
+    -- your cheaper listing on this variant and channel stands for you:
+    -- a second one never competes with it
+    return nil, "own_listing_lower"
+  end
+  local lowest_is_mine = m.lowest_ask and mine and mine.amount <= m.lowest_ask
+  if lowest_is_mine and (r.strategy == "beat" or r.strategy == "match"
+      or r.strategy == nil) then
+    return nil, "already_lowest" -- hold: nobody to beat but yourself
   end
   local new, why = target(r, l, m, cur)
   if not new then return nil, why end
+  if new < cur and lowest_is_mine then
+    return nil, "already_lowest" -- never undercut your own lowest ask
+  end
   if not r.exact then new = money.round(new, tick, new < cur and "floor" or "ceil") end
   if new < floor then
     return nil, (m.lowest_ask and m.lowest_ask < floor) and "competitor_below_floor"

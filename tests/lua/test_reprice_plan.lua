@@ -120,6 +120,10 @@ tap.eq(select(2, outcome(plan1(lone, rule { min_change = "5" }, { lowest_ask = "
   lone.listingId)), "change_too_small", "a change under min_change is skipped")
 tap.eq(select(2, outcome(plan1(lone, rule { strategy = "match" }, { lowest_ask = "150" }),
   lone.listingId)), "already_lowest", "matching your own price: already lowest")
+tap.eq(select(2, outcome(plan1(lone, rule { strategy = "beat" }, { lowest_ask = "170" }),
+  lone.listingId)), "already_lowest", "below the lowest ask, beat holds (no raise)")
+tap.eq(outcome(plan1(lone, rule { strategy = "earn_more" }, { lowest_ask = "150",
+  earn_more = "170" }), lone.listingId), "170", "the lowest ask may still raise its price")
 tap.eq(select(2, outcome(plan1(listing("150", { status = "INACTIVE" }), rule(),
   { lowest_ask = "140" }), "L" .. string.format("%03d", n))), "not_active",
   "inactive listings are left alone")
