@@ -50,7 +50,8 @@ for _, c in ipairs(plan.changes) do
   if not after[c.listingId] or after[c.listingId].amount ~= c.new:amount() then exact = false end
 end
 for _, s in ipairs(plan.skipped) do
-  if after[s.listingId] and after[s.listingId].amount ~= s.observed.amount then untouched = false end
+  local now = after[s.listingId]
+  if now and now.amount ~= s.observed.amount then untouched = false end
 end
 tap.ok(exact, "each planned listing now has its planned price")
 tap.ok(untouched, "and the skipped ones kept theirs")
