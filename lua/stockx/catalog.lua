@@ -14,6 +14,7 @@
 -- every price this module computes is a stockx.money value.
 
 local stockx = require "stockx"
+local args = require "stockx.args"
 local money = require "stockx.money"
 
 local M = {}
@@ -24,25 +25,7 @@ local null = stockx.json.null
 -- Argument checks
 ---------------------------------------------------------------------------
 
--- "file:line: " of the first caller outside the stockx library, so that an
--- argument error points at the script's line (as stockx's own do).
-local function where()
-  for level = 2, 100 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then break end
-    local src = info.source
-    if info.currentline > 0 and src:sub(1, 15) ~= "@lua/stockx.lua"
-      and src:sub(1, 12) ~= "@lua/stockx/" then
-      return info.short_src .. ":" .. info.currentline .. ": "
-    end
-  end
-  return ""
-end
-
-local function argerror(fname, pos, name, detail)
-  error(string.format("%sbad argument #%d '%s' to '%s' (%s)", where(), pos,
-    name, fname, detail), 0)
-end
+local argerror = args.error
 
 local function got(v)
   return v == nil and "no value" or type(v)
@@ -378,6 +361,6 @@ function M.market_for(listing, md_by_variant)
   return M.market(md, ch)
 end
 
-M._internal = { where = where, limited = limited }
+M._internal = { limited = limited }
 
 return M

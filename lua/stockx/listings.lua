@@ -12,8 +12,8 @@
 --                                 { wait = true })
 
 local stockx = require "stockx"
+local args = require "stockx.args"
 local money = require "stockx.money"
-local core = require "stockx.core"
 
 local M = {}
 
@@ -23,22 +23,7 @@ local null = stockx.json.null
 -- Argument checks (shared with stockx.batch through M._input)
 ---------------------------------------------------------------------------
 
--- Raises an argument error in the README's format, at the user's line.
-local function argerror(fname, pos, name, detail)
-  error(string.format("%sbad argument #%d '%s' to '%s' (%s)", core.where(),
-    pos, name, fname, detail), 0)
-end
-
-local function typename(v)
-  if v == nil then return "no value" end
-  if math.type(v) == "float" then return "float " .. tostring(v) end
-  return type(v)
-end
-
-local function check_type(fname, pos, name, v, want, optional)
-  if type(v) == want or (optional and v == nil) then return v end
-  argerror(fname, pos, name, want .. " expected, got " .. typename(v))
-end
+local argerror, typename, check_type = args.error, args.typename, args.check_type
 
 -- An id that goes into a path: letters, digits, '-' and '_' only, so it
 -- cannot leave the listing's path.

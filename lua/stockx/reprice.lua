@@ -37,10 +37,7 @@ local RULE_KEYS = { strategy = true, by = true, floor = true, ceiling = true,
   cost = true, margin = true, seller_level = true, max_step = true,
   min_change = true, tick = true, channel = true, match = true, exact = true }
 
-local function argerror(fname, pos, name, msg)
-  error(string.format("bad argument #%d '%s' to '%s' (%s)", pos, name, fname,
-    msg), 3)
-end
+local argerror = require("stockx.args").error
 
 -- "10%" -> "10", true; "5" -> "5", false
 local function percent_of(v)
