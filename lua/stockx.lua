@@ -587,7 +587,7 @@ M._internal = { core = core, next_query = next_query, find_key = find_key }
 -- The StockX helpers load on first use (stockx.catalog, stockx.listings,
 -- ...): they require "stockx" themselves, which must have finished by then.
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
-  batch = "stockx.batch", orders = "stockx.orders" }
+  batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice" }
 setmetatable(M, { __index = function(t, k)
   local name = lazy[k]
   if not name then return nil end

@@ -103,6 +103,14 @@ has err "(command line):1:" "with file:line"
 
 run 0 "run --sandbox works offline with no setup" run --sandbox scripts/market.lua
 has out "listings" "the example script printed its listings"
+run 0 "the repricer runs against the sandbox" --rate off run --sandbox --rate-limit off \
+    scripts/reprice.lua scripts/rules.csv "$t/audit.jsonl"
+has out "to change," "it prints its plan"
+has err "done: [1-9][0-9]* changed, 0 failed" "and applies it"
+[ -s "$t/audit.jsonl" ]; ok $? "writing the audit log"
+run 0 "the repricer under --dry-run" --dry-run --rate off run --sandbox --rate-limit off \
+    scripts/reprice.lua scripts/rules.csv "$t/audit2.jsonl"
+has err "dry run: nothing was sent" "says that nothing was sent"
 
 # --dry-run: writes are logged, not sent; a body only for the API.
 run 0 "--dry-run runs a script that writes" --dry-run -e '

@@ -340,12 +340,19 @@ local function guard(r, l, m, own, cur)
 end
 
 -- Market data for every product of the listings: one request a product.
-local function fetch_markets(listings, currency)
+local function fetch_markets(listings, currency, progress)
   local catalog = stockx.catalog
-  local by_product, out = {}, {}
-  for _, l in ipairs(listings) do by_product[l.product.productId] = true end
-  for pid in pairs(by_product) do
-    local md = catalog.market_data(pid, { currency = currency })
+  local pids, seen, out = {}, {}, {}
+  for _, l in ipairs(listings) do
+    local pid = l.product.productId
+    if not seen[pid] then
+      seen[pid] = true
+      pids[#pids + 1] = pid
+    end
+  end
+  for i, pid in ipairs(pids) do
+    if progress then progress("market data", i, #pids) end
+    local md = catalog.market_data(pid, currency and { currency = currency } or nil)
     for vid, rec in pairs(md) do out[vid] = rec end
   end
   return out
@@ -358,7 +365,8 @@ end
 -- sell_faster=, earn_more=} as money).
 -- @param listings the seller's ACTIVE listings (StockX's listing tables)
 -- @param rules a rule (see M.rule), or an array of rules (first match wins)
--- @param opts {market=, currency=, brakes = {max_changes=, ...}}
+-- @param opts {market=, currency=, brakes = {max_changes=, ...},
+--   progress = function(stage, done, total)}
 -- @return a plan: {changes = {...}, skipped = {...}, blocked = nil | why}
 function M.plan(listings, rules, opts)
   if type(listings) ~= "table" then
@@ -373,7 +381,7 @@ function M.plan(listings, rules, opts)
   end
   local market = opts.market
   if not market then
-    local recs = fetch_markets(listings, opts.currency)
+    local recs = fetch_markets(listings, opts.currency, opts.progress)
     market = function(l) return stockx.catalog.market(recs[l.variant.variantId] or {}, l) end
   end
   local own = own_lowest(listings)
@@ -500,7 +508,8 @@ end
 -- change to the audit log (JSON lines, fsynced) before sending, sends the
 -- changes as batch updates of up to 100, waits for them, and logs each
 -- item's outcome.
--- @param opts {log = path, timeout = seconds per batch}
+-- @param opts {log = path, timeout = seconds per batch,
+--   progress = function(stage, done, total)}
 -- @return {ok = n, failed = n, results = {...}}
 function M.apply(plan, opts)
   if getmetatable(plan) ~= Plan then
@@ -527,7 +536,9 @@ function M.apply(plan, opts)
     items[i] = { listingId = c.listingId, amount = c.new:amount(),
       currencyCode = c.new.currency }
   end
+  if opts.progress then opts.progress("sending changes", 0, #items) end
   local results, summary = stockx.batch.update(items, { timeout = opts.timeout })
+  if opts.progress then opts.progress("sending changes", #items, #items) end
   for i, r in ipairs(results) do
     local c = plan.changes[i]
     audit(opts.log, { plan = plan.id, time = os.date("!%Y-%m-%dT%H:%M:%SZ"),
