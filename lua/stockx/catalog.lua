@@ -194,6 +194,121 @@ function M.variant_by_gtin(gtin)
 end
 
 ---------------------------------------------------------------------------
+-- Sizes: "US M 10", "10", "EU 44", "UK 9", "W 11.5", "M 10 / W 11.5"
+---------------------------------------------------------------------------
+
+local SYSTEMS = { ["us m"] = "us m", ["m"] = "us m", ["us"] = "us m",
+  ["men"] = "us m", ["us w"] = "us w", ["w"] = "us w", ["women"] = "us w",
+  ["uk"] = "uk", ["eu"] = "eu", ["cm"] = "cm", ["jp"] = "cm" }
+
+-- "10.0" -> "10", " 9,5 " -> "9.5"; sizes like "M", "XL", "OS" upper-cased
+local function norm_value(v)
+  v = tostring(v):gsub("^%s+", ""):gsub("%s+$", ""):gsub(",", ".")
+  if v:match("^%d+%.?%d*$") then
+    v = v:gsub("%.0+$", ""):gsub("(%.%d-)0+$", "%1")
+    return v
+  end
+  return v:upper()
+end
+
+-- One notation -> {system = "us m" | ... | nil, value = "10"}, or nil.
+local function parse_one(s)
+  s = s:lower():gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s+", " ")
+  local sys, val = s:match("^(%a[%a ]-)%s*(%d+[%.,]?%d*)$")
+  if sys then
+    sys = sys:gsub("%s+$", "")
+    local known = SYSTEMS[sys]
+    if not known then return nil end
+    return { system = known, value = norm_value(val) }
+  end
+  if s ~= "" then return { value = norm_value(s) } end
+end
+
+--- Parses a size in a common notation: "US M 10", "10", "EU 44", "UK 9",
+-- "W 11.5", "M 10 / W 11.5" (every part must match).
+-- @return an array of {system=, value=}, or nil if it cannot be read
+function M.parse_size(s)
+  if type(s) == "number" then s = tostring(s) end
+  if type(s) ~= "string" then return nil end
+  local parts = {}
+  for part in s:gmatch("[^/]+") do
+    local p = parse_one(part)
+    if not p then return nil end
+    parts[#parts + 1] = p
+  end
+  return #parts > 0 and parts or nil
+end
+
+-- The sizes a variant answers to: its own value, and each conversion.
+local function variant_sizes(v)
+  local out = { { system = nil, value = norm_value(v.variantValue) } }
+  local chart = v.sizeChart
+  local conv = type(chart) == "table" and chart.availableConversions
+  if type(conv) == "table" then
+    for _, c in ipairs(conv) do
+      local p = type(c.size) == "string" and parse_one(c.size)
+      if p then
+        p.system = p.system or (type(c.type) == "string" and SYSTEMS[c.type:lower()])
+        out[#out + 1] = p
+      end
+    end
+  end
+  return out
+end
+
+-- A size without a system is StockX's default, US men's (or a letter
+-- size); the variant's own value is in that system too.
+local function fits(want, have)
+  local sys = want.system or "us m"
+  for _, h in ipairs(have) do
+    if h.value == want.value and (h.system or "us m") == sys then return true end
+  end
+  return false
+end
+
+--- The variant of a size among variants (StockX's variant objects).
+-- @return the variant, or nil and why ("no size X" / "X matches several")
+function M.variant_for_size(variants, size)
+  local want = M.parse_size(size)
+  if not want then
+    argerror("stockx.catalog.variant_for_size", 2, "size",
+      "a size such as \"US M 10\", \"10\", \"EU 44\" expected, got " .. tostring(size))
+  end
+  local found
+  for _, v in ipairs(variants) do
+    local have, ok = variant_sizes(v), true
+    for _, w in ipairs(want) do ok = ok and fits(w, have) end
+    if ok then
+      if found and found ~= v then return nil, "size " .. size .. " matches several variants" end
+      found = v
+    end
+  end
+  if not found then return nil, "no size " .. size end
+  return found
+end
+
+--- Style id + size -> the variant (and its product): one search request
+-- and one variants request.  The style id must match a product's styleId
+-- exactly (any case).
+-- @return variant, product; or nil and why
+function M.lookup(style_id, size)
+  if type(style_id) ~= "string" or style_id == "" then
+    argerror("stockx.catalog.lookup", 1, "style_id", "string expected, got " .. got(style_id))
+  end
+  local product
+  for p in M.search(style_id, { limit = 10 }) do
+    if type(p.styleId) == "string" and p.styleId:lower() == style_id:lower() then
+      product = p
+      break
+    end
+  end
+  if not product then return nil, "no product with style id " .. style_id end
+  local v, why = M.variant_for_size(M.variants(product.productId), size)
+  if not v then return nil, why .. " for " .. style_id end
+  return v, product
+end
+
+---------------------------------------------------------------------------
 -- Market data
 ---------------------------------------------------------------------------
 
