@@ -2,7 +2,8 @@
 # `make bench`: stockx against plain C references, run in the same
 # invocation on the same machine: GET throughput over HTTP/1.1 and HTTP/2
 # (nginx from tests/nginx.sh), startup time, and peak RSS of 10,000 parked
-# tasks.  Reports numbers and ratios; exits non-zero only when something
+# tasks, and the requests a repricing pass costs (tests/bench/quota.lua).
+# Reports numbers and ratios; exits non-zero only when something
 # broke, never for a missed target.
 #
 # Environment (defaults): STOCKX (./stockx), BENCH_N (50000), BENCH_C (50),
@@ -231,6 +232,26 @@ memory() {
         "$(verdict "$mb" "<" 64)"
 }
 
+# ---- quota: requests per repricing pass -----------------------------------
+
+quota() {
+    echo "== quota: a repricing pass over the sandbox account, at 1 request/s"
+    if line=$(timeout 600 "$STOCKX" --rate off run --sandbox --rate-limit off \
+            tests/bench/quota.lua paced 2> "$tmp/stderr"); then
+        echo "  $line"
+        fl=$(field floor "$line") ours=$(field toolkit "$line")
+        naive=$(field naive "$line") wr=$(field wall_ratio "$line")
+        r=$(ratio "$ours" "$fl")
+        row quota "floor $fl req" "$ours req (naive $naive)" "$r" "<= 1.25" \
+            "$(verdict "$r" "<=" 1.25)"
+        row wall "-" "$(field wall "$line") s for $ours req" "$wr" "<= 1.1" \
+            "$(verdict "$wr" "<=" 1.1)"
+    else
+        tail -n 5 "$tmp/stderr" >&2
+        broken "quota.lua failed"
+    fi
+}
+
 # ---- main ------------------------------------------------------------------
 
 trap cleanup EXIT
@@ -251,6 +272,7 @@ throughput h2 "https://127.0.0.1:$https_port" "$ca_file"
 sh tests/nginx.sh stop "$tmp/nginx"
 startup
 memory
+quota
 
 echo
 echo "== summary ($(nproc) cores, $N GETs at concurrency $C)"
