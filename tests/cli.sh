@@ -111,6 +111,18 @@ has err "done: [1-9][0-9]* changed, 0 failed" "and applies it"
 run 0 "the repricer under --dry-run" --dry-run --rate off run --sandbox --rate-limit off \
     scripts/reprice.lua scripts/rules.csv "$t/audit2.jsonl"
 has err "dry run: nothing was sent" "says that nothing was sent"
+run 0 "download_labels fetches the labels that are needed" --rate off run --sandbox \
+    --rate-limit off scripts/download_labels.lua "$t/labels"
+has out "^[1-9][0-9]* labels downloaded, 0 already there, 0 failed" "it counts them"
+pdfs=0
+for f in "$t"/labels/*.pdf; do
+    [ "$(head -c 5 "$f")" = "%PDF-" ] && pdfs=$((pdfs + 1))
+done
+[ "$pdfs" -gt 0 ] && [ "$pdfs" = "$(ls "$t/labels" | wc -l)" ]
+ok $? "every file is a PDF ($pdfs)"
+run 0 "download_labels again" --rate off run --sandbox --rate-limit off \
+    scripts/download_labels.lua "$t/labels"
+has out "^0 labels downloaded, $pdfs already there" "a rerun downloads nothing"
 
 # --dry-run: writes are logged, not sent; a body only for the API.
 run 0 "--dry-run runs a script that writes" --dry-run -e '
