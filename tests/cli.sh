@@ -123,6 +123,13 @@ ok $? "every file is a PDF ($pdfs)"
 run 0 "download_labels again" --rate off run --sandbox --rate-limit off \
     scripts/download_labels.lua "$t/labels"
 has out "^0 labels downloaded, $pdfs already there" "a rerun downloads nothing"
+run 0 "inventory_report prints a table and a CSV" --rate off run --sandbox --rate-limit off \
+    scripts/inventory_report.lua "$t/inventory.csv"
+has out "^listing  *product  *size  *channel" "the table's header"
+has out "listings, [0-9]* of them the lowest ask of their channel" "a closing count"
+[ "$(head -n 1 "$t/inventory.csv")" = "listing,product,size,channel,ask,lowest,position,bid,payout,currency" ]
+ok $? "the CSV has a header"
+[ "$(grep -c . "$t/inventory.csv")" -gt 100 ]; ok $? "and a row per listing"
 
 # --dry-run: writes are logged, not sent; a body only for the API.
 run 0 "--dry-run runs a script that writes" --dry-run -e '
