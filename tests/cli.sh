@@ -130,6 +130,16 @@ has out "listings, [0-9]* of them the lowest ask of their channel" "a closing co
 [ "$(head -n 1 "$t/inventory.csv")" = "listing,product,size,channel,ask,lowest,position,bid,payout,currency" ]
 ok $? "the CSV has a header"
 [ "$(grep -c . "$t/inventory.csv")" -gt 100 ]; ok $? "and a row per listing"
+pid=$("$STOCKX" run --sandbox -e 'print(stockx.get("/_sandbox/fixtures").productIds[1])' 2>/dev/null)
+for n in 1 3; do
+    run 0 "watch_market, $n round(s)" --rate off run --sandbox --rate-limit off \
+        scripts/watch_market.lua "$pid" ask=200 bid=100 interval=0.05 rounds=$n \
+        "command=echo \"\$STOCKX_SIZE \$STOCKX_PRICE\" >> $t/alerts$n"
+done
+has err "event=script msg=\"market alert\" kind=ask" "an alert is logged"
+sort "$t/alerts1" > "$t/a1"; sort "$t/alerts3" > "$t/a3"
+[ -s "$t/a1" ] && cmp -s "$t/a1" "$t/a3"
+ok $? "the command ran once per crossing, not once per read ($(grep -c . "$t/alerts1") alerts)"
 
 # --dry-run: writes are logged, not sent; a body only for the API.
 run 0 "--dry-run runs a script that writes" --dry-run -e '
