@@ -140,6 +140,22 @@ has err "event=script msg=\"market alert\" kind=ask" "an alert is logged"
 sort "$t/alerts1" > "$t/a1"; sort "$t/alerts3" > "$t/a3"
 [ -s "$t/a1" ] && cmp -s "$t/a1" "$t/a3"
 ok $? "the command ran once per crossing, not once per read ($(grep -c . "$t/alerts1") alerts)"
+sync() { "$STOCKX" --rate off run --sandbox --rate-limit off scripts/sync_orders.lua "$@"; }
+sync "$t/o.jsonl" > "$t/out" 2> "$t/err"; ok $? "sync_orders exports the orders"
+n=$(grep -c . "$t/o.jsonl")
+[ "$n" -gt 10 ]; ok $? "one JSON line per order ($n)"
+sync "$t/o.jsonl" > "$t/out" 2> "$t/err"
+has out "^0 orders added to .* ($n were there)" "a rerun adds nothing"
+[ "$(grep -c . "$t/o.jsonl")" = "$n" ]; ok $? "and duplicates nothing"
+SYNC_ORDERS_CRASH_AFTER=5 sync "$t/c.jsonl" > "$t/out" 2> "$t/err"
+[ $? = 3 ] && [ "$(grep -c . "$t/c.jsonl")" = 5 ]; ok $? "a run that dies after 5 orders kept those 5"
+sync "$t/c.jsonl" > "$t/out" 2> "$t/err"
+[ "$(grep -c . "$t/c.jsonl")" = "$n" ] && [ -z "$(sort "$t/c.jsonl" | uniq -d)" ]
+ok $? "the rerun completes it: nothing lost, nothing twice"
+sync "$t/o.csv" > "$t/out" 2> "$t/err"
+[ "$(head -n 1 "$t/o.csv" | cut -d, -f1-3)" = "orderNumber,status,amount" ] &&
+    [ "$(grep -c . "$t/o.csv")" = $((n + 1)) ]
+ok $? "a .csv export has a header and a row per order"
 
 # --dry-run: writes are logged, not sent; a body only for the API.
 run 0 "--dry-run runs a script that writes" --dry-run -e '
