@@ -108,6 +108,14 @@ run 0 "the repricer runs against the sandbox" --rate off run --sandbox --rate-li
 has out "to change," "it prints its plan"
 has err "done: [1-9][0-9]* changed, 0 failed" "and applies it"
 [ -s "$t/audit.jsonl" ]; ok $? "writing the audit log"
+# the same sandbox state for both: reprice, then roll back, then check
+rb_state="$t/rb.state"
+run 0 "reprice a sandbox kept in a state file" --rate off run --sandbox --rate-limit off \
+    --state "$rb_state" scripts/reprice.lua scripts/rules.csv "$t/rb.jsonl"
+changed=$(sed -n 's/^done: \([0-9]*\) changed.*/\1/p' "$t/err")
+run 0 "rollback.lua puts the old prices back" --rate off run --sandbox --rate-limit off \
+    --state "$rb_state" scripts/rollback.lua "$t/rb.jsonl"
+has out "^$changed prices restored, 0 failed" "as many as were changed ($changed)"
 run 0 "the repricer under --dry-run" --dry-run --rate off run --sandbox --rate-limit off \
     scripts/reprice.lua scripts/rules.csv "$t/audit2.jsonl"
 has err "dry run: nothing was sent" "says that nothing was sent"
