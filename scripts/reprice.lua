@@ -40,7 +40,7 @@ local listings = stockx.listings.all { listingStatuses = { "ACTIVE" } }
 say("  %d listings", #listings)
 
 say("planning (one market-data request per product) ...")
-local plan = reprice.plan(listings, rules, { progress = progress })
+local plan = reprice.plan(listings, rules, { progress = progress, history = log })
 print(plan)
 
 if plan.blocked then

@@ -28,7 +28,14 @@ M.BRAKES = {
   max_changes = 200,        -- changes in one run
   max_lowered_share = 20,   -- percent of the listings ...
   lowered_by = 30,          -- ... lowered by more than this percent
+  max_per_day = 4,          -- changes of one listing in 24 h (opts.history)
+  band = 3,                 -- a new price stays within earnMore * band and
+                            -- sellFaster / band (two rules that multiply
+                            -- prices cannot run away)
 }
+
+--- A plan expires: apply refuses it after this many seconds.
+M.PLAN_TTL = 15 * 60
 
 local STRATEGIES = { beat = true, match = true, sell_faster = true,
   earn_more = true, highest_bid = true }
@@ -298,7 +305,15 @@ end
 
 -- Every guard, in a fixed order; returns the new price, or nil and the
 -- named outcome.
-local function guard(r, l, m, own, cur)
+-- Outside the market's own references?  A price over band x earnMore or
+-- under sellFaster / band is a pricing bug, not a price.
+local function outside_band(new, m, band)
+  if m.earn_more and new > m.earn_more * band then return true end
+  if m.sell_faster and new * band < m.sell_faster then return true end
+  return false
+end
+
+local function guard(r, l, m, own, cur, ctx)
   local c = cur.currency
   local tick = r.tick and amount_in(r.tick, c, "tick") or money.unit(c)
   local floor = r.floor and amount_in(r.floor, c, "floor") or cost_floor(r, c, tick)
@@ -335,6 +350,12 @@ local function guard(r, l, m, own, cur)
   if diff == money.zero(c) then return nil, "unchanged" end
   local min_change = r.min_change and amount_in(r.min_change, c, "min_change") or tick
   if diff < min_change then return nil, "change_too_small" end
+  if not r.exact and outside_band(new, m, ctx.brakes.band) then
+    return nil, "outside_market_band"
+  end
+  if (ctx.recent[l.listingId] or 0) >= ctx.brakes.max_per_day then
+    return nil, "changed_too_often"
+  end
   return new, (new < cur and "lower" or "raise") .. " (" .. (type(r.strategy) ==
     "function" and "custom" or r.strategy or "beat") .. ")"
 end
@@ -366,7 +387,9 @@ end
 -- @param listings the seller's ACTIVE listings (StockX's listing tables)
 -- @param rules a rule (see M.rule), or an array of rules (first match wins)
 -- @param opts {market=, currency=, brakes = {max_changes=, ...},
---   progress = function(stage, done, total)}
+--   history = an audit log (for brakes.max_per_day), ttl = seconds the
+--   plan stays valid (default M.PLAN_TTL), progress = function(stage,
+--   done, total)}
 -- @return a plan: {changes = {...}, skipped = {...}, blocked = nil | why}
 function M.plan(listings, rules, opts)
   if type(listings) ~= "table" then
@@ -385,7 +408,11 @@ function M.plan(listings, rules, opts)
     market = function(l) return stockx.catalog.market(recs[l.variant.variantId] or {}, l) end
   end
   local own = own_lowest(listings)
+  local brakes = setmetatable(opts.brakes or {}, { __index = M.BRAKES })
+  local ctx = { brakes = brakes, recent = M.recent_changes(opts.history) }
+  local now = stockx.now()
   local plan = setmetatable({ changes = {}, skipped = {}, created = os.time(),
+    expires = now + (opts.ttl or M.PLAN_TTL),
     id = string.format("%x-%x", os.time(), math.random(0, 0xffffff)) }, Plan)
   for _, l in ipairs(listings) do
     local r = rule_for(rules, l)
@@ -398,7 +425,7 @@ function M.plan(listings, rules, opts)
       entry.why = "not_active"
     else
       entry.rule = r
-      local ok, new, why = pcall(guard, r, l, market(l) or {}, own, cur)
+      local ok, new, why = pcall(guard, r, l, market(l) or {}, own, cur, ctx)
       if not ok then
         entry.why = "error: " .. tostring(new)
       elseif new then
@@ -412,6 +439,23 @@ function M.plan(listings, rules, opts)
   end
   plan.blocked = M.check_brakes(plan, #listings, opts.brakes)
   return plan
+end
+
+--- Changes per listing in the last 24 hours, from an audit log (nil: none).
+function M.recent_changes(log_path)
+  local out = {}
+  local f = log_path and io.open(log_path, "r")
+  if not f then return out end
+  local since = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 86400)
+  for line in f:lines() do
+    local ok, rec = pcall(stockx.json.decode, line)
+    if ok and type(rec) == "table" and rec.state == "done" and rec.result == "ok"
+      and type(rec.time) == "string" and rec.time >= since then
+      out[rec.listingId] = (out[rec.listingId] or 0) + 1
+    end
+  end
+  f:close()
+  return out
 end
 
 --- The run-wide brakes: nil, or why the plan must not be applied.
@@ -518,6 +562,10 @@ function M.apply(plan, opts)
   opts = opts or {}
   if plan.blocked then error("stockx.reprice: the plan is blocked: " .. plan.blocked, 2) end
   if plan.applied then error("stockx.reprice: the plan was already applied", 2) end
+  if stockx.now() > plan.expires then
+    error("stockx.reprice: the plan has expired (plans last "
+      .. M.PLAN_TTL // 60 .. " minutes); plan again", 2)
+  end
   plan.applied = true
   if #plan.changes == 0 then return { ok = 0, failed = 0, results = {} } end
   local moved = stale(plan)

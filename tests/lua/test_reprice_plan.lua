@@ -149,6 +149,52 @@ tap.raises(function() reprice.plan({ lone }, rule { strategy = "undercut" },
 tap.raises(function() reprice.plan({ lone }, rule { florr = "1" },
   { market = market_of {} }) end, "an unknown rule key is named", "unknown rule key 'florr'")
 
+-- the market's own references bound a price: a runaway rule is stopped
+local wide = { floor = "1", ceiling = "100000" }
+local function custom(price) return function() return usd(price) end end
+wide.strategy = custom("1000")
+tap.eq(select(2, outcome(plan1(lone, wide, { earn_more = "200" }), lone.listingId)),
+  "outside_market_band", "over 3x earnMore: outside_market_band")
+wide.strategy = custom("90")
+tap.eq(select(2, outcome(plan1(lone, wide, { sell_faster = "300" }), lone.listingId)),
+  "outside_market_band", "under sellFaster / 3: outside_market_band")
+-- "The Making of a Fly": a rule that multiplies the price by 1.27 every run
+local fly = listing("100")
+local runs, last = 0, fly.amount
+for _ = 1, 20 do
+  local pf = plan1(fly, { floor = "1", ceiling = "100000000", strategy = function(x)
+    return money.percent(usd(x.amount), 127, "floor")
+  end }, { earn_more = "150" })
+  if #pf.changes == 0 then break end
+  runs = runs + 1
+  fly.amount = pf.changes[1].new:amount()
+  last = fly.amount
+end
+tap.ok(runs < 20 and tonumber(last) <= 450, "a 1.27x-per-run rule stops at the band ("
+  .. runs .. " runs, last " .. last .. ")")
+
+-- at most brakes.max_per_day changes of one listing in 24 h (from the log)
+local hist = (os.getenv("TEST_TMP") or "/tmp") .. "/history.jsonl"
+local hf = assert(io.open(hist, "w"))
+local t_recent = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 3600)
+local t_old = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 3 * 86400)
+for i = 1, 6 do
+  hf:write(stockx.json.encode { state = "done", result = "ok", listingId = lone.listingId,
+    time = i <= 4 and t_recent or t_old }, "\n")
+end
+hf:close()
+local ph = reprice.plan({ lone }, rule(), { market = market_of { lowest_ask = "140" },
+  history = hist })
+tap.eq(select(2, outcome(ph, lone.listingId)), "changed_too_often",
+  "four changes in the last 24 h: changed_too_often")
+ph = reprice.plan({ lone }, rule(), { market = market_of { lowest_ask = "140" },
+  history = hist, brakes = { max_per_day = 5 } })
+tap.eq(outcome(ph, lone.listingId), "139", "older changes do not count, and the limit is a setting")
+
+-- plans expire
+local pe = reprice.plan({ lone }, rule(), { market = market_of { lowest_ask = "140" }, ttl = -1 })
+tap.raises(function() reprice.apply(pe) end, "an expired plan is refused", "expired")
+
 ---------------------------------------------------------------------------
 -- Run-wide brakes: a bug that prices everything at one penny
 ---------------------------------------------------------------------------
