@@ -86,14 +86,6 @@ static int is_idempotent(const char *m)
            !strcmp(m, "DELETE") || !strcmp(m, "OPTIONS");
 }
 
-/* Length of "scheme://authority" at the start of an absolute URL. */
-static size_t origin_len(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    return (size_t)(p + strcspn(p, "/?#") - url);
-}
-
 /*
  * Joins path (absolute, or relative to the base URL) and an encoded query
  * into the request's own buffer, without dot segments.
@@ -130,7 +122,7 @@ static int set_url(struct sx_req *r, const char *path, const char *query,
     }
     if (sx_url_remove_dots(&r->urlbuf, err, errlen) < 0)
         return -1;
-    r->origin_len = origin_len(r->url);
+    r->origin_len = sx_url_origin_len(r->url);
     r->limited = base && sx_url_has_prefix(r->url, base);
     return 0;
 }

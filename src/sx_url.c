@@ -159,8 +159,7 @@ static int url_dot_segment(const char *seg, size_t n, int *encoded)
     return dots == 1 ? 1 : dots == 2 ? 2 : 0;
 }
 
-/* Where the path of an absolute URL starts ("" if it has none). */
-static size_t url_path_start(const char *u)
+size_t sx_url_origin_len(const char *u)
 {
     const char *p = strstr(u, "://");
     p = p ? p + 3 : u;
@@ -169,7 +168,7 @@ static size_t url_path_start(const char *u)
 
 int sx_url_remove_dots(struct sx_buf *u, char *err, size_t errlen)
 {
-    size_t start = url_path_start(u->data), end = start, out = start;
+    size_t start = sx_url_origin_len(u->data), end = start, out = start;
     char *d = u->data;
     while (d[end] && d[end] != '?' && d[end] != '#')
         end++;

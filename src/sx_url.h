@@ -32,6 +32,12 @@ int sx_url_join(struct sx_buf *out, const char *base, const char *path,
 int sx_url_has_prefix(const char *url, const char *prefix);
 
 /*
+ * Length of "scheme://authority" at the start of an absolute URL: the
+ * origin, and where its path begins.
+ */
+size_t sx_url_origin_len(const char *url);
+
+/*
  * Removes the "." and ".." segments from the path of the absolute URL in u
  * (RFC 3986 section 5.2.4), as curl would before sending it, so that what
  * is checked against the base URL is what goes out.  Dot segments written
