@@ -65,9 +65,8 @@ static int set_one(lua_State *L, struct sx_config *k, const struct sx_opt *o,
         if (t != LUA_TBOOLEAN)
             return snprintf(err, errlen, "'%s' must be a boolean (got %s)",
                             o->name, luaL_typename(L, i)), -1;
-        return sx_config_set_text(k, o, lua_toboolean(L, i) ? "true"
-                                  : "false", 4 + !lua_toboolean(L, i), err,
-                                  errlen);
+        const char *v = lua_toboolean(L, i) ? "true" : "false";
+        return sx_config_set_text(k, o, v, strlen(v), err, errlen);
     }
     if (o->type == SX_OPT_RATE && (is_false(L, i)))
         return sx_config_set_text(k, o, "off", 3, err, errlen);
@@ -79,8 +78,7 @@ static int set_one(lua_State *L, struct sx_config *k, const struct sx_opt *o,
                             o->name, luaL_typename(L, i)), -1;
         return sx_config_set_number(k, o, lua_tonumber(L, i), err, errlen);
     }
-    int clearable = o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
-                    o->type == SX_OPT_FILE;
+    int clearable = sx_config_is_string(o);
     if (clearable && is_false(L, i))
         return sx_config_set_text(k, o, NULL, 0, err, errlen);
     if (t != LUA_TSTRING)

@@ -101,11 +101,16 @@ static void wipe_free(char *s)
     }
 }
 
+int sx_config_is_string(const struct sx_opt *o)
+{
+    return o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
+           o->type == SX_OPT_FILE;
+}
+
 void sx_config_free(struct sx_config *k)
 {
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
-        if (o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
-            o->type == SX_OPT_FILE) {
+        if (sx_config_is_string(o)) {
             wipe_free(*str_slot(k, o));
             *str_slot(k, o) = NULL;
         }
@@ -116,15 +121,13 @@ int sx_config_copy(struct sx_config *dst, const struct sx_config *src)
 {
     *dst = *src;
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
-        if (o->type != SX_OPT_URL && o->type != SX_OPT_SECRET &&
-            o->type != SX_OPT_FILE)
+        if (!sx_config_is_string(o))
             continue;
         char **d = str_slot(dst, o);
         if (*d && !(*d = strdup(*d))) {
             /* the ones not copied yet still point into src */
             for (const struct sx_opt *p = o + 1; p->name; p++)
-                if (p->type == SX_OPT_URL || p->type == SX_OPT_SECRET ||
-                    p->type == SX_OPT_FILE)
+                if (sx_config_is_string(p))
                     *str_slot(dst, p) = NULL;
             sx_config_free(dst);
             return -1;
@@ -271,8 +274,7 @@ static int set_number_text(struct sx_config *k, const struct sx_opt *o,
 int sx_config_set_text(struct sx_config *k, const struct sx_opt *o,
                        const char *v, size_t len, char *err, size_t errlen)
 {
-    if (o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
-        o->type == SX_OPT_FILE)
+    if (sx_config_is_string(o))
         return set_string(k, o, v, len, err, errlen);
     if (!v)
         return fail(err, errlen, "'%s' cannot be cleared%s", o->name, "");

@@ -81,6 +81,9 @@ int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
 int sx_config_set_rate(struct sx_config *k, double rate, double period,
                        double burst, char *err, size_t errlen);
 
+/* 1 for the string settings (URL, secret, file): clearable, owned. */
+int sx_config_is_string(const struct sx_opt *o);
+
 /* Reads a number setting as a double (for stockx.settings). */
 double sx_config_number(const struct sx_config *k, const struct sx_opt *o);
 /* A string setting (URL, secret, file), or NULL. */
