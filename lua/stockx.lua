@@ -122,10 +122,7 @@ end
 
 -- Argument errors name the argument and point at the user's line (the
 -- first frame outside this library), whatever the depth of the call.
-local function argerror(fname, pos, name, detail)
-  error(string.format("%sbad argument #%d '%s' to '%s' (%s)", core.where(),
-    pos, name, fname, detail), 0)
-end
+local argerror = require("stockx.args").error
 
 local function check(fname, pos, name, v, want, optional)
   local t = type(v)

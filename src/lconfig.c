@@ -26,10 +26,7 @@ static int config_gc(lua_State *L)
 
 static int fail(lua_State *L, const char *msg)
 {
-    sx_lstockx_where(L);
-    lua_pushfstring(L, "stockx.configure: %s", msg);
-    lua_concat(L, 2);
-    return lua_error(L);
+    return sx_lstockx_error(L, "stockx.configure: %s", msg);
 }
 
 static int is_false(lua_State *L, int i)

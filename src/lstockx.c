@@ -81,19 +81,26 @@ void sx_lstockx_where(lua_State *L)
     lua_pushliteral(L, "");
 }
 
+int sx_lstockx_error(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    sx_lstockx_where(L);
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 int sx_lstockx_vargerror(lua_State *L, const char *fname, const char *name,
                          const char *fmt, va_list ap)
 {
     char detail[400];
     vsnprintf(detail, sizeof detail, fmt, ap);
-    sx_lstockx_where(L);
     if (name)
-        lua_pushfstring(L, "bad argument '%s' to '%s' (%s)", name, fname,
-                        detail);
-    else
-        lua_pushfstring(L, "%s: %s", fname, detail);
-    lua_concat(L, 2);
-    return lua_error(L);
+        return sx_lstockx_error(L, "bad argument '%s' to '%s' (%s)", name,
+                                fname, detail);
+    return sx_lstockx_error(L, "%s: %s", fname, detail);
 }
 
 /* core.where() -> "file:line: " of the user's code, for lua/stockx.lua */
@@ -135,10 +142,7 @@ static int l_stats(lua_State *L)
 /* Raises "file:line: stockx: msg" at the user's line. */
 static int user_error(lua_State *L, const char *msg)
 {
-    sx_lstockx_where(L);
-    lua_pushfstring(L, "stockx: %s", msg);
-    lua_concat(L, 2);
-    return lua_error(L);
+    return sx_lstockx_error(L, "stockx: %s", msg);
 }
 
 

@@ -25,6 +25,12 @@ void sx_lstockx_push_error(lua_State *L, const char *kind, const char *msg,
 void sx_lstockx_where(lua_State *L);
 
 /*
+ * Raises "file:line: " followed by the message (lua_pushfstring's
+ * formats: %s, %d, ...) at the user's line.
+ */
+int sx_lstockx_error(lua_State *L, const char *fmt, ...);
+
+/*
  * Raises "file:line: bad argument 'name' to 'fname' (detail)" at the
  * user's line; name NULL gives "file:line: fname: detail".
  */

@@ -380,11 +380,8 @@ static void stop_sleep(struct sx_task *t)
 
 static int cancel_argerror(lua_State *L)
 {
-    sx_lstockx_where(L);
-    lua_pushfstring(L, "bad argument #1 'reason' to 'task:cancel' (string "
-                    "expected, got %s)", luaL_typename(L, 2));
-    lua_concat(L, 2);
-    return lua_error(L);
+    return sx_lstockx_error(L, "bad argument #1 'reason' to 'task:cancel' "
+                            "(string expected, got %s)", luaL_typename(L, 2));
 }
 
 /*
@@ -495,11 +492,8 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx)
 
 static int sleep_error(lua_State *L, const char *detail)
 {
-    sx_lstockx_where(L);
-    lua_pushfstring(L, "bad argument #1 'seconds' to 'stockx.sleep' (%s)",
-                    detail);
-    lua_concat(L, 2);
-    return lua_error(L);
+    return sx_lstockx_error(L, "bad argument #1 'seconds' to 'stockx.sleep' "
+                            "(%s)", detail);
 }
 
 static int l_sleep(lua_State *L)
