@@ -26,7 +26,6 @@
 #include "sx_list.h"
 
 #define STATE_MT "stockx.core.state"
-#define MAX_TIMEOUT 86400.0
 
 /* One request in flight from Lua. */
 struct lreq {
@@ -362,15 +361,15 @@ static void check_headers(lua_State *L)
     }
 }
 
-/* Timeout (argument 6): nil or seconds in (0, MAX_TIMEOUT]. */
+/* Timeout (argument 6): nil or seconds in (0, the timeout setting's max]. */
 static double check_timeout(lua_State *L)
 {
     if (lua_isnoneornil(L, 6))
         return -1;
-    double t = lua_tonumber(L, 6);
-    if (lua_type(L, 6) != LUA_TNUMBER || !(t > 0 && t <= MAX_TIMEOUT))
+    double t = lua_tonumber(L, 6), max = sx_config_find("timeout")->max;
+    if (lua_type(L, 6) != LUA_TNUMBER || !(t > 0 && t <= max))
         argerr(L, "timeout", "must be a number of seconds "
-                            "between 0 and %g", MAX_TIMEOUT);
+                            "between 0 and %g", max);
     return t;
 }
 

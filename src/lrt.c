@@ -44,12 +44,6 @@ struct sx_rt *sx_rt_get(lua_State *L)
     return rt;
 }
 
-struct event_base *sx_rt_base(lua_State *L)
-{
-    struct sx_rt *rt = sx_rt_get(L);
-    return rt ? rt->base : NULL;
-}
-
 void sx_rt_add_source(struct sx_rt *rt, struct sx_rt_source *src)
 {
     src->next = rt->sources;

@@ -42,7 +42,6 @@ struct sx_rt *sx_rt_open(lua_State *L, struct event_base *base,
                          struct sx_client *client);
 void sx_rt_close(struct sx_rt *rt);
 struct sx_rt *sx_rt_get(lua_State *L); /* NULL in a state without one */
-struct event_base *sx_rt_base(lua_State *L);
 
 void sx_rt_add_source(struct sx_rt *rt, struct sx_rt_source *src);
 

@@ -24,7 +24,6 @@
 
 #define TASK_MT "stockx.task"
 #define SCHED_MT "stockx.sched"
-#define MAX_SLEEP 1e8 /* seconds (about three years) */
 
 enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE, T_FAILED,
                   T_CANCELLED };
@@ -502,7 +501,7 @@ static int l_sleep(lua_State *L)
         return sleep_error(L, lua_isnoneornil(L, 1) ? "number expected, "
                            "got no value" : "number expected");
     double secs = lua_tonumber(L, 1);
-    if (!(secs >= 0 && secs <= MAX_SLEEP))
+    if (!(secs >= 0 && secs <= SX_TIME_MAX))
         return sleep_error(L, "must be between 0 and 1e8");
     struct sx_task *t = sx_task_current(L, "stockx.sleep");
     if (secs == 0) {
