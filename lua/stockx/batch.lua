@@ -20,7 +20,7 @@ local wire_fields, set = input.wire_fields, input.set
 local M = {}
 
 local MAX_CHUNK = 100
-local DEFAULT_TIMEOUT, FIRST_DELAY, MAX_DELAY = 120, 0.25, 4
+local DEFAULT_TIMEOUT = 120
 
 local FIELDS = {
   create = set { "variantId", "amount", "quantity", "currencyCode",
@@ -199,18 +199,10 @@ end
 -- Polls a batch until COMPLETED; returns the last batch read, or nil and
 -- the last read at the timeout.
 local function poll(path, b, opts)
-  local timeout = opts.timeout or DEFAULT_TIMEOUT
-  local delay = opts.interval or FIRST_DELAY
-  local cap = opts.max_interval or MAX_DELAY
-  local deadline = stockx.now() + timeout
-  while b.status ~= "COMPLETED" do
-    local left = deadline - stockx.now()
-    if left <= 0 then return nil, b end
-    stockx.sleep(math.min(delay, left))
-    b = stockx.get(path)
-    delay = math.min(delay * 2, cap)
-  end
-  return b
+  local done, last = input.poll_until(b, function() return (stockx.get(path)) end,
+    function(x) return x.status == "COMPLETED" end, opts, opts.timeout or DEFAULT_TIMEOUT)
+  if done then return done end
+  return nil, last
 end
 
 -- Sends items first..last as one batch and fills results[first..last].

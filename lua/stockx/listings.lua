@@ -137,9 +137,30 @@ local function check_wait_opts(fname, pos, opts, allowed)
   return opts
 end
 
+local FIRST_DELAY, MAX_DELAY = 0.25, 4
+
+-- Polls read() with backoff (opts.interval, default 0.25 s, doubling up to
+-- opts.max_interval, 4 s; every read goes through the limiter) until
+-- done(value), starting from `first`.  Returns the value that was done,
+-- or nil and the last one read at the timeout; and the number of reads.
+local function poll_until(first, read, done, opts, timeout)
+  local delay = opts.interval or FIRST_DELAY
+  local cap = opts.max_interval or MAX_DELAY
+  local deadline, cur, polls = stockx.now() + timeout, first, 0
+  while not done(cur) do
+    local left = deadline - stockx.now()
+    if left <= 0 then return nil, cur, polls end
+    stockx.sleep(math.min(delay, left))
+    cur = read()
+    polls = polls + 1
+    delay = math.min(delay * 2, cap)
+  end
+  return cur, cur, polls
+end
+
 M._input = { argerror = argerror, check_type = check_type,
   check_id = check_id, wire_fields = wire_fields, set = set,
-  check_seconds = check_seconds }
+  check_seconds = check_seconds, poll_until = poll_until }
 
 ---------------------------------------------------------------------------
 -- Reads
@@ -230,7 +251,7 @@ end
 -- Operations
 ---------------------------------------------------------------------------
 
-local DEFAULT_TIMEOUT, FIRST_DELAY, MAX_DELAY = 30, 0.25, 4
+local DEFAULT_TIMEOUT = 30
 
 local function is_cancelled(e)
   return stockx.is_error(e) and e.kind == "cancelled"
@@ -303,26 +324,18 @@ function M.wait_operation(op, opts)
   if op.operationStatus == "SUCCEEDED" then return op end
   if op.operationStatus == "FAILED" then failed(op) end
   local timeout = opts.timeout or DEFAULT_TIMEOUT
-  local delay = opts.interval or FIRST_DELAY
-  local cap = opts.max_interval or MAX_DELAY
-  local deadline = stockx.now() + timeout
-  local polls, cur = 0, op
-  while true do
-    local left = deadline - stockx.now()
-    if left <= 0 then
-      error(error_value { kind = "timeout", operation = cur, polls = polls,
-        listingId = op.listingId,
-        message = string.format("operation %s (%s of listing %s) still %s after %gs"
-          .. " (%d polls)", tostring(op.operationId), tostring(op.operationType),
-          tostring(op.listingId), tostring(cur.operationStatus), timeout, polls) }, 0)
-    end
-    stockx.sleep(math.min(delay, left))
-    cur = stockx.get(path)
-    polls = polls + 1
-    if cur.operationStatus == "SUCCEEDED" then return cur end
-    if cur.operationStatus == "FAILED" then failed(cur) end
-    delay = math.min(delay * 2, cap)
+  local done, cur, polls = poll_until(op, function() return (stockx.get(path)) end,
+    function(o) return o.operationStatus == "SUCCEEDED" or o.operationStatus == "FAILED" end,
+    opts, timeout)
+  if not done then
+    error(error_value { kind = "timeout", operation = cur, polls = polls,
+      listingId = op.listingId,
+      message = string.format("operation %s (%s of listing %s) still %s after %gs"
+        .. " (%d polls)", tostring(op.operationId), tostring(op.operationType),
+        tostring(op.listingId), tostring(cur.operationStatus), timeout, polls) }, 0)
   end
+  if done.operationStatus == "FAILED" then failed(done) end
+  return done
 end
 
 ---------------------------------------------------------------------------
