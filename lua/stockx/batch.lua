@@ -167,13 +167,7 @@ end
 -- Running batches
 ---------------------------------------------------------------------------
 
-local function error_value(t)
-  return setmetatable(t, stockx.Error)
-end
-
-local function is_cancelled(e)
-  return stockx.is_error(e) and e.kind == "cancelled"
-end
+local error_value, is_cancelled = input.error_value, input.is_cancelled
 
 -- The summary of a results array.
 local function summarize(results, batches)

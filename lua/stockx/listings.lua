@@ -137,6 +137,15 @@ local function check_wait_opts(fname, pos, opts, allowed)
   return opts
 end
 
+-- A failure value of the helpers (stockx.is_error is true for it).
+local function error_value(t)
+  return setmetatable(t, stockx.Error)
+end
+
+local function is_cancelled(e)
+  return stockx.is_error(e) and e.kind == "cancelled"
+end
+
 local FIRST_DELAY, MAX_DELAY = 0.25, 4
 
 -- Polls read() with backoff (opts.interval, default 0.25 s, doubling up to
@@ -160,7 +169,8 @@ end
 
 M._input = { argerror = argerror, check_type = check_type,
   check_id = check_id, wire_fields = wire_fields, set = set,
-  check_seconds = check_seconds, poll_until = poll_until }
+  check_seconds = check_seconds, poll_until = poll_until,
+  error_value = error_value, is_cancelled = is_cancelled }
 
 ---------------------------------------------------------------------------
 -- Reads
@@ -253,9 +263,6 @@ end
 
 local DEFAULT_TIMEOUT = 30
 
-local function is_cancelled(e)
-  return stockx.is_error(e) and e.kind == "cancelled"
-end
 
 -- pcall that never swallows a cancellation of the calling task.
 local function try(fn, ...)
@@ -282,9 +289,6 @@ local function operation_path(fname, op)
   return path
 end
 
-local function error_value(t)
-  return setmetatable(t, stockx.Error)
-end
 
 -- The listing as it is now, or nil if it cannot be read.
 local function read_back(listingId)
