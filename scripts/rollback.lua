@@ -4,7 +4,10 @@
 -- applies it the way every plan is applied: the brakes, the staleness
 -- check, batch updates, and the same audit log.
 --
---   stockx run scripts/rollback.lua AUDIT.jsonl [SINCE]    SINCE: 2026-12-01T10:00:00Z
+--   stockx run scripts/rollback.lua AUDIT.jsonl [SINCE]    SINCE: 2026-12-01T10:00:00Z, 2h
+--
+-- (`stockx reprice rollback AUDIT.jsonl --since SINCE` does the same with no
+-- script; this one shows how to build it from the library.)
 --   stockx --dry-run run scripts/rollback.lua AUDIT.jsonl  see it first
 
 local reprice = stockx.reprice

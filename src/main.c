@@ -36,6 +36,7 @@ enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION,
 struct cli {
     enum cmd cmd;
     const char *script;     /* file, or code for -e */
+    const char *module;     /* an embedded command (stockx reprice), or NULL */
     int script_arg;         /* argv index of the script name */
     int sandbox;            /* run --sandbox */
     struct sx_config cfg;   /* defaults, then environment, then flags */
@@ -48,6 +49,8 @@ static const char usage[] =
     "       stockx [options] FILE [args...]\n"
     "       stockx [options] -e CODE [args...]\n"
     "       stockx sandbox [sandbox options]\n"
+    "       stockx [options] reprice [--sandbox [sandbox options]] history|rollback\n"
+    "              AUDIT.jsonl [--since TIME]\n"
     "       stockx --help | --version\n"
     "       stockx --settings   (the settings table, as markdown)\n";
 
@@ -196,6 +199,19 @@ static int parse_args(struct cli *o, int argc, char **argv)
             i++;
             return sandbox_flags(o, argc, argv, &i, 1);
         }
+        if (o->cmd == CMD_NONE && !strcmp(a, "reprice")) {
+            o->cmd = CMD_RUN; /* the embedded command, run as a script */
+            o->module = "stockx.cmd.reprice";
+            o->script = a;
+            if (i + 1 < argc && !strcmp(argv[i + 1], "--sandbox")) {
+                o->sandbox = 1;
+                i += 2;
+                if (sandbox_flags(o, argc, argv, &i, 0))
+                    return 2;
+            }
+            o->script_arg = i;
+            return 0;
+        }
         if (o->cmd == CMD_NONE && !strcmp(a, "run")) {
             o->cmd = CMD_RUN;
             continue;
@@ -261,7 +277,7 @@ static void setup_path(lua_State *L, const struct cli *o)
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     lua_getglobal(L, "package");
     luaL_buffinit(L, &b);
-    if (o->cmd == CMD_RUN && strcmp(o->script, "-") != 0) {
+    if (o->cmd == CMD_RUN && !o->module && strcmp(o->script, "-") != 0) {
         const char *slash = strrchr(o->script, '/');
         size_t n = slash ? (size_t)(slash - o->script) + 1 : 0;
         for (int i = 0; i < 2; i++) {
@@ -327,7 +343,12 @@ static int start_script(lua_State *L)
     char **argv = lua_touserdata(L, 2);
     int argc = (int)lua_tointeger(L, 3), st, n = 0;
     setup_path(L, o);
-    if (o->cmd == CMD_EVAL)
+    if (o->module) { /* require(module) returns the command's function */
+        lua_getglobal(L, "require");
+        lua_pushstring(L, o->module);
+        lua_call(L, 1, 1);
+        st = LUA_OK;
+    } else if (o->cmd == CMD_EVAL)
         st = luaL_loadbuffer(L, o->script, strlen(o->script), "=(command line)");
     else
         st = luaL_loadfile(L, strcmp(o->script, "-") ? o->script : NULL);

@@ -116,6 +116,46 @@ changed=$(sed -n 's/^done: \([0-9]*\) changed.*/\1/p' "$t/err")
 run 0 "rollback.lua puts the old prices back" --rate off run --sandbox --rate-limit off \
     --state "$rb_state" scripts/rollback.lua "$t/rb.jsonl"
 has out "^$changed prices restored, 0 failed" "as many as were changed ($changed)"
+# the same through `stockx reprice`: history, --since, rollback (read back)
+rc_state="$t/rc.state"
+run 0 "reprice a second sandbox state" --rate off run --sandbox --rate-limit off \
+    --state "$rc_state" scripts/reprice.lua scripts/rules.csv "$t/rc.jsonl"
+changed=$(sed -n 's/^done: \([0-9]*\) changed.*/\1/p' "$t/err")
+first=$(grep -m1 '"state":"done"' "$t/rc.jsonl" | sed 's/.*"listingId":"\([^"]*\)".*/\1/')
+old=$(grep -m1 '"state":"done"' "$t/rc.jsonl" | sed 's/.*"old":"\([^"]*\)".*/\1/')
+run 0 "reprice history lists the applied changes" reprice history "$t/rc.jsonl"
+[ "$(grep -c ' ok ' "$t/out")" = "$changed" ]; ok $? "one line per change ($changed)"
+has out "^time  *listing  *old  *new  *currency  *result  *reason" "under a header"
+run 0 "history --since 1h has them all" reprice history "$t/rc.jsonl" --since 1h
+[ "$(grep -c ' ok ' "$t/out")" = "$changed" ]; ok $? "all $changed within the hour"
+run 0 "history --since a future time has none" reprice history "$t/rc.jsonl" --since 2099-01-01
+has err "no applied changes" "and says so"
+run 2 "a bad --since is a usage error" reprice history "$t/rc.jsonl" --since yesterday
+has err 'since "yesterday" is not a time' "naming the value"
+run 2 "reprice without a command is a usage error" reprice
+run 2 "reprice with an unknown command" reprice undo "$t/rc.jsonl"
+has err "unknown command undo" "naming it"
+run 1 "reprice history of a missing log" reprice history "$t/none.jsonl"
+has err "none.jsonl: No such file" "naming the file"
+run 0 "reprice rollback --since in the future changes nothing" --rate off reprice \
+    --sandbox --rate-limit off --state "$rc_state" rollback "$t/rc.jsonl" --since 2099-01-01
+has err "nothing to roll back" "and says so"
+run 0 "reprice rollback under --dry-run" --dry-run --rate off reprice --sandbox \
+    --rate-limit off --state "$rc_state" rollback "$t/rc.jsonl"
+has err "^$changed prices restored, 0 failed (dry run: nothing was sent)" "sends nothing"
+run 0 "reprice rollback puts the old prices back" --rate off reprice --sandbox \
+    --rate-limit off --state "$rc_state" rollback "$t/rc.jsonl" --since 1h
+has err "^$changed prices restored, 0 failed" "all $changed of them"
+cat > "$t/readback.lua" <<LUA
+local l = stockx.listings.get("$first")
+print("amount", stockx.listings.amount(l):amount())
+LUA
+run 0 "read the first listing back" --rate off run --sandbox --rate-limit off \
+    --state "$rc_state" "$t/readback.lua"
+has out "^amount	$old\$" "it has its old amount ($old) again"
+run 0 "a second rollback finds nothing to do" --rate off reprice --sandbox \
+    --rate-limit off --state "$rc_state" rollback "$t/rc.jsonl"
+has err "nothing to roll back" "the prices are already back"
 run 0 "the repricer under --dry-run" --dry-run --rate off run --sandbox --rate-limit off \
     scripts/reprice.lua scripts/rules.csv "$t/audit2.jsonl"
 has err "dry run: nothing was sent" "says that nothing was sent"

@@ -266,4 +266,23 @@ for _, case in ipairs {
     "a bad CSV names file, line and column: " .. case[3], tostring(e))
 end
 
+-- since: the audit log's time format from dates, times, offsets, durations
+local now = 1780000000 -- 2026-05-28T20:26:40Z
+for _, case in ipairs {
+  { "2026-12-01", "2026-12-01T00:00:00Z" },
+  { "2026-12-01T10:00", "2026-12-01T10:00:00Z" },
+  { "2026-12-01 10:00:05", "2026-12-01T10:00:05Z" },
+  { "2026-12-01T12:00+02:00", "2026-12-01T10:00:00Z" },
+  { "2024-02-29T23:30:00-05:00", "2024-03-01T04:30:00Z" },
+  { "30m", "2026-05-28T19:56:40Z" },
+  { "1d12h", "2026-05-27T08:26:40Z" },
+} do
+  tap.eq(reprice.since(case[1], now), case[2], "since " .. case[1])
+end
+for _, bad in ipairs { "2025-02-29", "2026-12-01T24:00", "yesterday", "0h", "2h5",
+  "2026-12-01T10:00+2", "400d", "" } do
+  tap.raises(function() reprice.since(bad, now) end, "since refuses " .. bad,
+    "is not a time")
+end
+
 tap.done()
