@@ -583,6 +583,11 @@ M._internal = { core = core, next_query = next_query, find_key = find_key }
 
 -- The StockX helpers load on first use (stockx.catalog, stockx.listings,
 -- ...): they require "stockx" themselves, which must have finished by then.
+--- stockx.every(interval, fn [, opts]) and stockx.cron(expr, fn [, opts]):
+-- scheduled jobs (lua/stockx/schedule.lua).
+function M.every(...) return require("stockx.schedule").every(...) end
+function M.cron(...) return require("stockx.schedule").cron(...) end
+
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
   batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice" }
 setmetatable(M, { __index = function(t, k)

@@ -4,6 +4,7 @@
  * found, and every protected call goes through one message handler.
  */
 #include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <lua.h>
 
 #include "lrt.h"
+#include "ltask.h"
 #include "sx_log.h"
 
 static const char rt_key = 'R';
@@ -25,6 +27,7 @@ struct sx_rt *sx_rt_open(lua_State *L, struct event_base *base,
     rt->L = L;
     rt->base = base;
     rt->client = client;
+    rt->shutdown_ref = LUA_NOREF;
     lua_pushlightuserdata(L, rt);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
     return rt;
@@ -109,17 +112,50 @@ void sx_rt_pop_running(struct sx_rt *rt)
     rt->nrunning--;
 }
 
-void sx_rt_interrupt(struct sx_rt *rt)
+void sx_rt_interrupt_busy(struct sx_rt *rt)
 {
     int n = rt->nrunning < SX_RT_NEST ? rt->nrunning : SX_RT_NEST;
-    rt->interrupted = 1;
     for (int i = 0; i < n; i++)
         set_stop_hook(rt->running[i]);
+}
+
+void sx_rt_interrupt(struct sx_rt *rt)
+{
+    rt->interrupted = 1;
+    sx_rt_interrupt_busy(rt);
 }
 
 void sx_rt_clear_interrupt(lua_State *co)
 {
     lua_sethook(co, NULL, 0, 0);
+}
+
+void sx_rt_set_shutdown(lua_State *L, int idx)
+{
+    struct sx_rt *rt = sx_rt_get(L);
+    lua_pushvalue(L, idx);
+    if (rt->shutdown_ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, rt->shutdown_ref);
+    rt->shutdown_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->graceful = 1;
+    signal(SIGHUP, SIG_IGN); /* a scheduled process outlives its terminal */
+}
+
+static int spawn_shutdown(lua_State *L)
+{
+    struct sx_rt *rt = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->shutdown_ref);
+    sx_task_spawn(L, 0);
+    return 0;
+}
+
+int sx_rt_shutdown(struct sx_rt *rt)
+{
+    if (rt->shutdown_ref == LUA_NOREF)
+        return -1;
+    lua_pushcfunction(rt->L, spawn_shutdown);
+    lua_pushlightuserdata(rt->L, rt);
+    return sx_rt_pcall(rt->L, 1, 0);
 }
 
 /*

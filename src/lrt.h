@@ -35,6 +35,8 @@ struct sx_rt {
     lua_State *running[SX_RT_NEST]; /* threads being resumed, outermost first */
     int nrunning;
     volatile int interrupted;  /* set from a signal handler */
+    volatile int graceful;     /* a shutdown function is registered */
+    int shutdown_ref;          /* that function (registry), or LUA_NOREF */
 };
 
 /* Creates the runtime for L (once, before anything else uses L). */
@@ -68,7 +70,18 @@ void sx_rt_pop_running(struct sx_rt *rt);
  * task is gone.  sx_rt_clear_interrupt removes the hook from a thread.
  */
 void sx_rt_interrupt(struct sx_rt *rt);
+/* The same for the threads being resumed now only (not later ones). */
+void sx_rt_interrupt_busy(struct sx_rt *rt);
 void sx_rt_clear_interrupt(lua_State *co);
+
+/*
+ * Graceful shutdown, for processes with scheduled jobs: the scheduler
+ * registers a Lua function (the value at idx) that the first SIGINT or
+ * SIGTERM runs as a task, instead of stopping everything at once.
+ * sx_rt_shutdown spawns it; -1 if there is none or it could not start.
+ */
+void sx_rt_set_shutdown(lua_State *L, int idx);
+int sx_rt_shutdown(struct sx_rt *rt);
 
 /* Adds resume (coroutine.resume that records the thread as running). */
 void sx_rt_openlib(lua_State *L);

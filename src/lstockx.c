@@ -26,6 +26,7 @@
 #include "sx_client.h"
 #include "sx_http.h"
 #include "sx_log.h"
+#include "sx_time.h"
 #include "sx_url.h"
 
 #define QUERY_MAX ((size_t)1 << 20)
@@ -287,7 +288,8 @@ static int l_query(lua_State *L)
 /* ---- logging ------------------------------------------------------------ */
 
 /*
- * core.log(level, msg [, fields]).  Each value is turned into a string
+ * core.log(level, msg [, fields [, event]]): event "script" unless the
+ * library names one (then msg may be nil).  Each value is turned into a string
  * kept in a table of ours (not on the stack: a table may have thousands
  * of fields), so a __tostring that changes `fields` cannot free a string
  * still in use.
@@ -297,9 +299,11 @@ static int l_log(lua_State *L)
     static const char *const levels[] = {"debug", "info", "warn", "error",
                                          NULL};
     int lvl = luaL_checkoption(L, 1, NULL, levels);
-    const char *msg = luaL_checkstring(L, 2);
+    const char *event = luaL_optstring(L, 4, "script");
+    const char *msg = lua_isnoneornil(L, 4) ? luaL_checkstring(L, 2)
+                                            : luaL_optstring(L, 2, NULL);
     const char **keys;
-    lua_settop(L, 3);
+    lua_settop(L, 4);
     if (!lua_isnil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     if (!sx_log_enabled((enum sx_log_level)lvl))
@@ -312,6 +316,7 @@ static int l_log(lua_State *L)
     lua_createtable(L, n, 0);                          /* keys vals */
     struct sx_log_field *f = lua_newuserdatauv(L, sizeof *f * (size_t)(n + 1),
                                                0);     /* keys vals f */
+    int first = msg ? 1 : 0; /* the library's events may have no msg */
     f[0].key = "msg";
     f[0].value = msg;
     f[0].raw = 0;
@@ -329,7 +334,7 @@ static int l_log(lua_State *L)
         f[i + 1].value = lua_tostring(L, -1); /* anchored by vals */
         lua_pop(L, 1);
     }
-    sx_log((enum sx_log_level)lvl, "script", f, n + 1);
+    sx_log((enum sx_log_level)lvl, event, f + 1 - first, n + first);
     return 0;
 }
 
@@ -394,6 +399,22 @@ static int l_reason(lua_State *L)
     return 1;
 }
 
+/* core.clock() -> wall (UTC seconds), boot (seconds since boot). */
+static int l_clock(lua_State *L)
+{
+    lua_pushnumber(L, sx_time_wall());
+    lua_pushnumber(L, sx_time_boot());
+    return 2;
+}
+
+/* core.graceful(fn): fn runs, as a task, on the first SIGINT/SIGTERM. */
+static int l_graceful(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    sx_rt_set_shutdown(L, 1);
+    return 0;
+}
+
 static const luaL_Reg core_funcs[] = {
     {"reason", l_reason},
     {"append", l_append},
@@ -403,6 +424,8 @@ static const luaL_Reg core_funcs[] = {
     {"version", l_version},
     {"where", l_where},
     {"set_error_mt", l_set_error_mt},
+    {"clock", l_clock},
+    {"graceful", l_graceful},
     {NULL, NULL}};
 
 int luaopen_stockx_core(lua_State *L)

@@ -20,6 +20,7 @@
 
 #include "lstockx.h"
 #include "ltask.h"
+#include "sx_list.h"
 #include "sx_time.h"
 
 #define TASK_MT "stockx.task"
@@ -35,6 +36,7 @@ struct sx_sched {
     struct sx_task *ready_head, *ready_tail;
     struct sx_task *current; /* the task being resumed, or NULL */
     long sleepers;           /* tasks in stockx.sleep */
+    struct sx_list live;     /* every task not finished yet */
     struct sx_rt_source source;
 };
 
@@ -57,6 +59,7 @@ struct sx_task {
     int cancelled;
     void (*cancel)(void *);  /* stops the current wait */
     void *cancel_ud;
+    struct sx_list node;     /* on s->live while it lives */
 };
 
 static const char sched_key = 'T';
@@ -80,7 +83,16 @@ static void enqueue(struct sx_sched *s, struct sx_task *t)
     else
         s->ready_head = t;
     s->ready_tail = t;
-    event_active(s->ready_ev, 0, 0);
+    /*
+     * A zero timer, not event_active: libevent runs events activated
+     * during a callback in the same round, so a task that keeps yielding
+     * (stockx.sleep(0) in a loop) would starve every timer and socket.
+     * A timer waits for the loop's next iteration, after the poll.
+     */
+    if (!evtimer_pending(s->ready_ev, NULL)) {
+        static const struct timeval now = {0, 0};
+        evtimer_add(s->ready_ev, &now);
+    }
 }
 
 void sx_task_wake(struct sx_task *t)
@@ -184,6 +196,7 @@ static void finish(lua_State *L, struct sx_task *t, enum task_state st)
         sx_task_wake(w);
     }
     t->waiters = NULL;
+    sx_list_remove(&t->node);
     keep_outcome(L, t);
     if (t->state != T_DONE)
         close_thread(L, t);
@@ -389,17 +402,15 @@ static int cancel_argerror(lua_State *L)
  * value of kind "cancelled"; so does every later wait.  A finished task
  * is left as it is.
  */
-static int l_cancel(lua_State *L)
+/* Cancels t (its handle on top of L's stack, popped) with the reason
+ * at index r, or none if r is 0. */
+static void cancel(lua_State *L, struct sx_task *t, int r)
 {
-    struct sx_task *t = check_task(L, 1);
-    if (finished(t) || t->cancelled)
-        return 0;
-    if (!lua_isnoneornil(L, 2)) {
-        if (lua_type(L, 2) != LUA_TSTRING)
-            return cancel_argerror(L);
-        lua_settop(L, 2);
-        lua_setiuservalue(L, 1, 2);
+    if (r) {
+        lua_pushvalue(L, r);
+        lua_setiuservalue(L, -2, 2);
     }
+    lua_pop(L, 1);
     t->cancelled = 1;
     stop_sleep(t);
     if (t->cancel) {
@@ -409,7 +420,42 @@ static int l_cancel(lua_State *L)
     }
     if (t->state == T_PARKED)
         sx_task_wake(t);
+}
+
+static int l_cancel(lua_State *L)
+{
+    struct sx_task *t = check_task(L, 1);
+    if (finished(t) || t->cancelled)
+        return 0;
+    if (!lua_isnoneornil(L, 2) && lua_type(L, 2) != LUA_TSTRING)
+        return cancel_argerror(L);
+    lua_settop(L, 2);
+    lua_pushvalue(L, 1);
+    cancel(L, t, lua_isnil(L, 2) ? 0 : 2);
     return 0;
+}
+
+/* [-0, +0] Cancels every live task, with the reason on top (popped). */
+static int cancel_all(lua_State *L)
+{
+    struct sx_sched *s = get_sched(L);
+    struct sx_list *it, *tmp;
+    int r = lua_gettop(L);
+    sx_list_foreach_safe(&s->live, it, tmp) {
+        struct sx_task *t = sx_list_entry(it, struct sx_task, node);
+        if (t->cancelled)
+            continue;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+        cancel(L, t, r);
+    }
+    return 0;
+}
+
+int sx_task_cancel_all(lua_State *L, const char *reason)
+{
+    lua_pushcfunction(L, cancel_all);
+    lua_pushstring(L, reason);
+    return sx_rt_pcall(L, 1, 0);
 }
 
 static int task_status(lua_State *L)
@@ -443,6 +489,7 @@ void sx_task_spawn(lua_State *L, int nargs)
     memset(t, 0, sizeof *t);
     t->s = s;
     t->ref = LUA_NOREF;
+    sx_list_init(&t->node);
     luaL_setmetatable(L, TASK_MT);
     t->co = lua_newthread(L);
     lua_setiuservalue(L, -2, 1);       /* handle.uv1 = co */
@@ -452,6 +499,7 @@ void sx_task_spawn(lua_State *L, int nargs)
     lua_pushvalue(L, -1);
     t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->rt->tasks++;
+    sx_list_push_back(&s->live, &t->node);
     enqueue(s, t);
 }
 
@@ -574,6 +622,7 @@ static void open_sched(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     s->rt = rt;
+    sx_list_init(&s->live);
     if (!(s->ready_ev = event_new(rt->base, -1, 0, run_ready, s)))
         luaL_error(L, "stockx.core: out of memory");
     s->source.name = "tasks";

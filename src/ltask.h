@@ -43,6 +43,13 @@ int sx_task_cancelled(const struct sx_task *t);
 /* Raises t's cancellation error value (call from a continuation). */
 int sx_task_raise_cancelled(lua_State *L, struct sx_task *t);
 
+/*
+ * Cancels every task still alive (shutdown after the grace period), with
+ * reason as their error's message; each unwinds on the next pass, closing
+ * its <close> variables.  Call from the loop's top level; -1 on error.
+ */
+int sx_task_cancel_all(lua_State *L, const char *reason);
+
 /* Schedules a parked task to resume; safe from any C callback. */
 void sx_task_wake(struct sx_task *t);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -25,6 +26,7 @@
 #include "sx_client.h"
 #include "sx_config.h"
 #include "sx_log.h"
+#include "sx_time.h"
 
 
 int luaopen_cjson(lua_State *L);
@@ -42,6 +44,7 @@ struct cli {
     struct sx_config cfg;   /* defaults, then environment, then flags */
     struct sx_sandbox_opts sandbox_opts; /* stockx sandbox / run --sandbox */
     struct sx_sandbox *sb;               /* the running sandbox, or NULL */
+    double grace;           /* --grace: seconds scheduled runs may finish in */
 };
 
 static const char usage[] =
@@ -69,6 +72,8 @@ static void print_help(void)
             printf(" [env %s]", o->env);
         putchar('\n');
     }
+    fputs("  --grace SECONDS        on SIGINT/SIGTERM, scheduled runs may finish "
+          "in this time (default 10)\n", stdout);
     fputs("  --sandbox              (run) serve the StockX sandbox in-process "
           "and point the client at it\n"
           "\nsandbox options (stockx sandbox, and run --sandbox before FILE):\n"
@@ -124,6 +129,24 @@ static int global_flag(struct cli *o, int argc, char **argv, int *i)
     return 1;
 }
 
+/* --grace SECONDS (0..3600): how long scheduled runs may take to finish
+ * after SIGINT/SIGTERM before they are cancelled. */
+static int grace_flag(struct cli *o, int argc, char **argv, int *i)
+{
+    char *end;
+    if (*i + 1 >= argc)
+        return usage_error("missing value for", argv[*i]), -1;
+    const char *v = argv[++*i];
+    double g = strtod(v, &end);
+    if (end == v || *end || !(g >= 0 && g <= 3600)) {
+        fprintf(stderr, "stockx: --grace: '%s' is not a number of seconds "
+                "from 0 to 3600\n", v);
+        return -1;
+    }
+    o->grace = g;
+    return 0;
+}
+
 /* Defaults, then the environment variables of the settings table. */
 static int config_from_env(struct sx_config *k)
 {
@@ -167,6 +190,11 @@ static int parse_args(struct cli *o, int argc, char **argv)
             return 2;
         if (g)
             continue;
+        if (!strcmp(a, "--grace")) {
+            if (grace_flag(o, argc, argv, &i) < 0)
+                return 2;
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             o->cmd = CMD_HELP;
             return 0;
@@ -370,12 +398,22 @@ static int start_script(lua_State *L)
 /* ---- running ---------------------------------------------------------- */
 
 /*
- * SIGINT and SIGTERM: the handler records the signal, wakes the loop
- * through a pipe, and, like lua.c, sets a hook so that a task busy in Lua
- * code (which never returns to the loop) stops at its next instruction.
- * A second signal gets the default action.
+ * SIGINT and SIGTERM.  A plain script stops at once: the handler records
+ * the signal, wakes the loop through a pipe, and, like lua.c, sets a hook
+ * so that a task busy in Lua code (which never returns to the loop) stops
+ * at its next instruction; a second signal gets the default action.
+ *
+ * A process with scheduled jobs (a shutdown function is registered) shuts
+ * down gracefully: the first signal makes the loop run that function (no
+ * more runs start) and arms a timer for the grace period (--grace); runs
+ * that end within it leave exit status 0.  When the timer fires (SIGALRM)
+ * busy code is interrupted and every task left is cancelled, closing its
+ * <close> variables.  A second signal stops at once, as for a script.
  */
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted; /* the first SIGINT/SIGTERM */
+static volatile sig_atomic_t stop_now;    /* stop everything now */
+static volatile sig_atomic_t grace_over;  /* the grace period ended */
+static struct itimerval grace_timer;      /* the grace period, or zero */
 static int sig_pipe[2] = {-1, -1};
 static struct sx_rt *sig_rt;
 
@@ -383,48 +421,100 @@ static void on_signal(int sig)
 {
     int saved = errno;
     char c = 0;
-    interrupted = sig;
-    signal(sig, SIG_DFL);
-    if (sig_rt)
-        sx_rt_interrupt(sig_rt);
+    if (sig == SIGALRM) {
+        grace_over = 1;
+        if (sig_rt) /* code busy in Lua now; waiting tasks get cancelled */
+            sx_rt_interrupt_busy(sig_rt);
+    } else if (!interrupted && sig_rt && sig_rt->graceful) {
+        interrupted = sig;
+        if (grace_timer.it_value.tv_sec || grace_timer.it_value.tv_usec)
+            setitimer(ITIMER_REAL, &grace_timer, NULL);
+        else
+            grace_over = 1;
+    } else {
+        if (!interrupted)
+            interrupted = sig;
+        stop_now = 1;
+        signal(sig, SIG_DFL);
+        if (sig_rt)
+            sx_rt_interrupt(sig_rt);
+    }
     if (write(sig_pipe[1], &c, 1) < 0) {
         /* the pipe is full: the loop is already being woken */
     }
     errno = saved;
 }
 
+static void log_shutdown(const char *event, double grace)
+{
+    char g[32];
+    snprintf(g, sizeof g, "%.3f", grace);
+    struct sx_log_field f[] = {
+        {"signal", interrupted == SIGINT ? "SIGINT" : "SIGTERM", 0},
+        {"grace", g, 1}};
+    sx_log(SX_LOG_INFO, event, f, grace >= 0 ? 2 : 1);
+}
+
+/* In the loop, after the handler wrote to the pipe: the next step. */
 static void on_signal_pipe(evutil_socket_t fd, short what, void *arg)
 {
+    static int shutdown_started, cancelled;
+    struct sx_rt *rt = arg;
     char buf[16];
     (void)what;
     while (read(fd, buf, sizeof buf) > 0) {
     }
-    event_base_loopbreak(arg);
+    if (stop_now || !rt->graceful) {
+        event_base_loopbreak(rt->base);
+    } else if (grace_over && !cancelled) {
+        cancelled = 1;
+        log_shutdown("shutdown.grace_over", -1);
+        if (sx_task_cancel_all(rt->L, "shutting down: the grace period is over") < 0)
+            event_base_loopbreak(rt->base);
+    } else if (interrupted && !shutdown_started) {
+        shutdown_started = 1;
+        log_shutdown("shutdown.started", (double)grace_timer.it_value.tv_sec +
+                                         grace_timer.it_value.tv_usec / 1e6);
+        if (sx_rt_shutdown(rt) < 0)
+            event_base_loopbreak(rt->base);
+        if (grace_over && !cancelled) { /* --grace 0 */
+            cancelled = 1;
+            sx_task_cancel_all(rt->L, "shutting down: the grace period is over");
+        }
+    }
 }
 
 /* Installs the handlers; the returned event watches the pipe. */
-static struct event *catch_signals(struct event_base *base, struct sx_rt *rt)
+static struct event *catch_signals(struct event_base *base, struct sx_rt *rt,
+                                   double grace)
 {
     struct sigaction sa;
     if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         return NULL;
     struct event *ev = event_new(base, sig_pipe[0], EV_READ | EV_PERSIST,
-                                 on_signal_pipe, base);
+                                 on_signal_pipe, rt);
     if (!ev || event_add(ev, NULL) < 0)
         return ev;
     sig_rt = rt;
+    memset(&grace_timer, 0, sizeof grace_timer);
+    grace_timer.it_value = sx_time_tv(grace);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     return ev;
 }
 
 static void release_signals(struct event *ev)
 {
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    signal(SIGALRM, SIG_DFL);
     sig_rt = NULL;
     if (ev)
         event_free(ev);
@@ -492,14 +582,16 @@ static int run_all(struct cli *o, int argc, char **argv)
     }
     luaL_openlibs(L);
     preload(L);
-    sigev = catch_signals(base, rt);
+    sigev = catch_signals(base, rt, o->grace);
     status = run(o, base, L, rt, argc, argv);
     if (interrupted && o->cmd == CMD_SANDBOX) {
         fprintf(stderr, "stockx sandbox: stopped\n");
         status = 0;
-    } else if (interrupted) {
+    } else if (stop_now || grace_over) {
         fprintf(stderr, "stockx: interrupted\n");
         status = 128 + interrupted;
+    } else if (interrupted) {
+        log_shutdown("shutdown.done", -1); /* every run ended in time */
     }
 out:
     release_signals(sigev);
@@ -517,6 +609,7 @@ int main(int argc, char **argv)
 {
     struct cli o;
     memset(&o, 0, sizeof o);
+    o.grace = 10;
     if (config_from_env(&o.cfg) < 0)
         return 2;
     int rc = parse_args(&o, argc, argv);

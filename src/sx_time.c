@@ -34,11 +34,15 @@ struct timeval sx_time_tv(double seconds)
     return tv;
 }
 
-double sx_time_now(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
 
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    if (clock_gettime(id, &ts) != 0)
         return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+double sx_time_now(void) { return clock_seconds(CLOCK_MONOTONIC); }
+double sx_time_wall(void) { return clock_seconds(CLOCK_REALTIME); }
+double sx_time_boot(void) { return clock_seconds(CLOCK_BOOTTIME); }

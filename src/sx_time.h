@@ -1,6 +1,6 @@
 /*
  * Time helpers shared by every timer: seconds as a double to a struct
- * timeval without undefined behaviour, and the monotonic clock in seconds.
+ * timeval without undefined behaviour, and the clocks in seconds.
  */
 #ifndef SX_TIME_H
 #define SX_TIME_H
@@ -20,5 +20,9 @@ struct timeval sx_time_tv(double seconds);
 
 /* Seconds on CLOCK_MONOTONIC (arbitrary origin; for intervals only). */
 double sx_time_now(void);
+/* Seconds since the epoch (CLOCK_REALTIME: jumps when the clock is set). */
+double sx_time_wall(void);
+/* Seconds since boot, suspend included (CLOCK_BOOTTIME; never jumps). */
+double sx_time_boot(void);
 
 #endif

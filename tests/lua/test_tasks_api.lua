@@ -181,6 +181,24 @@ scenario.part("stockx.map", function()
   end
 end)
 
+-- A task that keeps yielding (stockx.sleep(0) in a loop) must not starve
+-- timers: the sleeper wakes while the spinner still spins.
+do
+  local spins, stop, LIMIT = 0, false, 200000
+  local spinner = stockx.spawn(function()
+    while not stop and spins < LIMIT do
+      spins = spins + 1
+      stockx.sleep(0)
+    end
+  end)
+  stockx.sleep(0.02)
+  local at_wake = spins
+  stop = true
+  spinner:wait()
+  tap.ok(at_wake > 0 and at_wake < LIMIT,
+    "a timer fires while another task spins on sleep(0)", "spins at wake: " .. at_wake)
+end
+
 tap.ok(settled(), "nothing is left pending at the end")
 scenario.finish()
 tap.done()
