@@ -177,7 +177,8 @@ tap.eq(times[2] - times[1], 60, "evenly spaced: the offset is fixed, not re-roll
 
 -- argument errors point at the caller's line
 for _, case in ipairs {
-  { function() stockx.every(0, function() end) end, "bad argument #1 'interval' to 'stockx.every'" },
+  { function() stockx.every(0, function() end) end,
+    "bad argument #1 'interval' to 'stockx.every'" },
   { function() stockx.every("5x", function() end) end, "'interval' to 'stockx.every'" },
   { function() stockx.every(60) end, "bad argument #2 'fn' to 'stockx.every'" },
   { function() stockx.every(60, print, { nmae = "x" }) end, "unknown option 'nmae'" },
