@@ -175,6 +175,12 @@ done
 expect "a .lua script after 'stockx run '" stockx run '' -- a.lua sub
 expect "a .lua script after global flags and sandbox options" \
     stockx --timeout 5 run --sandbox --port 0 --seed 2 '' -- a.lua sub
+"$STOCKX" --settings | sed -n 's/.*`\(--[a-z-]*\)`.*/\1/p' | sort > "$t/settings-flags"
+comp stockx run -
+comm -23 "$t/settings-flags" "$t/out" > "$t/missing"
+[ -s "$t/settings-flags" ] && [ ! -s "$t/missing" ] && grep -q -e '^--sandbox$' "$t/out"
+ok $? "completion: --sandbox and every setting's flag after 'stockx run -'"
+sed 's/^/#   missing: /' "$t/missing"
 expect "sandbox options after 'run --sandbox --st'" stockx run --sandbox --st -- --state
 expect "any file after 'run --sandbox --state '" stockx run --sandbox --state '' -- \
     a.lua notes.txt sub
