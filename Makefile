@@ -1,5 +1,6 @@
-# stockx: a Lua 5.4 runtime for StockX automation.  `make`, `make test`,
-# `make asan`, `make valgrind`, `make bench`, `make lint`.
+# stockx: a Lua 5.4 runtime for StockX automation.  `make` (the binary and
+# its man page), `make test`, `make asan`, `make valgrind`, `make bench`,
+# `make lint`, `make install` / `make uninstall` (PREFIX, DESTDIR).
 
 PKGS     := lua5.4 libcurl libevent lua5.4-cjson
 CC       ?= cc
@@ -24,7 +25,15 @@ BIND     := lrt ltask ljson lrequest lconfig lstockx lserver lsandbox lembed mai
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 
-all: stockx
+# Where `make install` puts the binary, stockx(1) and the bash completion.
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# The man page's date: the last commit's, else today's (in doc/man.sh).
+MANDATE  := $(shell git log -1 --format=%cs 2>/dev/null)
+
+all: stockx $(B)/stockx.1
 
 $(B)/%.o: src/%.c | $(B)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -52,6 +61,26 @@ stockx: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS) $(LDLIBS)
 
 -include $(OBJS:.o=.d) $(wildcard $(B)/unit/*.d)
+
+# The man page: doc/stockx.1.in with its synopsis and option lists written
+# from the binary's own --help and --settings, so they cannot drift.
+$(B)/stockx.1: stockx doc/stockx.1.in doc/man.sh | $(B)
+	sh doc/man.sh ./stockx doc/stockx.1.in "$(MANDATE)" > $@.tmp
+	mv $@.tmp $@
+
+# ---- install -------------------------------------------------------------
+install: stockx $(B)/stockx.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 stockx $(DESTDIR)$(BINDIR)/stockx
+	install -m 0644 $(B)/stockx.1 $(DESTDIR)$(MANDIR)/man1/stockx.1
+	install -m 0644 doc/stockx.bash $(DESTDIR)$(BASHCOMPDIR)/stockx
+
+# Removes the three files install wrote (not the directories, which may
+# hold other programs' files).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/stockx $(DESTDIR)$(MANDIR)/man1/stockx.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/stockx
 
 # ---- tests ---------------------------------------------------------------
 UNIT     := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
@@ -93,4 +122,5 @@ lint:
 clean:
 	rm -rf build stockx stockx-asan
 
-.PHONY: FORCE all unit test asan test-asan test-valgrind valgrind bench lint clean
+.PHONY: FORCE all unit test asan test-asan test-valgrind valgrind bench lint \
+        clean install uninstall
