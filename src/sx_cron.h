@@ -33,14 +33,13 @@ struct sx_cron {
  * Parses "minute hour day-of-month month day-of-week", fields separated by
  * blanks.  Each field is a comma-separated list of items: `*`, `n`,
  * `a-b`, `a-b/s`, `a/s` (a to the field's maximum, every s) and `*` with a
- * step `/s`.  Ranges:
- * minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC,
- * day of week 0-7 or SUN-SAT (0 and 7 are Sunday); names are
- * case-insensitive and may be used in ranges ("MON-SUN" ends on Sunday
- * as 7).  A range must not be reversed; a step is 1 to the field's
- * maximum.  Macros: @yearly and
- * @annually (0 0 1 1 *), @monthly (0 0 1 * *), @weekly (0 0 * * 0),
- * @daily and @midnight (0 0 * * *), @hourly (0 * * * *).
+ * step `/s`.  Ranges: minute 0-59, hour 0-23, day of month 1-31, month
+ * 1-12 or JAN-DEC, day of week 0-7 or SUN-SAT (0 and 7 are Sunday).
+ * Names are case-insensitive and may be used in ranges ("MON-SUN" ends
+ * on Sunday as 7).  A range must not be reversed; a step is 1 to the
+ * field's maximum.  Macros: @yearly and @annually (0 0 1 1 *), @monthly
+ * (0 0 1 * *), @weekly (0 0 * * 0), @daily and @midnight (0 0 * * *),
+ * @hourly (0 * * * *).
  *
  * Days: if both day of month and day of week are restricted (neither
  * field starts with `*`), a day matches if either matches; otherwise it
@@ -63,7 +62,9 @@ int sx_cron_parse(struct sx_cron *c, const char *expr, char *err,
  * - a fixed-time job (minute and hour fields both not starting with `*`)
  *   whose wall time is skipped by a forward jump runs once, at the jump
  *   (the first instant after the gap: 02:30 on a 02:00->03:00 day runs
- *   at 03:00); several such times in one gap give one run;
+ *   at 03:00); several such times in one gap give one run.  A gap that
+ *   ends at midnight (America/Nuuk: Saturday 23:00 -> Sunday 00:00) puts
+ *   that run on the next calendar day;
  * - a fixed-time job whose wall time repeats (a backward jump) runs once,
  *   at the first occurrence;
  * - a wildcard job follows the wall clock as it reads: in a repeated hour
