@@ -449,9 +449,43 @@ local function next_query(page, query)
   return nil
 end
 
+-- The progress line of a loop (lua/stockx/progress.lua): on a terminal
+-- only, unless opts.progress is false; labelled with the path, or with
+-- opts.progress when it is a string.
+local function paginate_bar(path, opts)
+  local p = opts.progress
+  if p == false then return nil end
+  if p ~= nil and p ~= true and type(p) ~= "string" then
+    check("stockx.paginate", 3, "opts.progress", p, "boolean or string")
+  end
+  local progress = M.progress
+  if not progress.enabled() then return nil end
+  return progress { label = type(p) == "string" and p or path, unit = "items" }
+end
+
+-- A page arrived: the page count, and the total from the envelope's
+-- `count` (capped by max_pages) when it has one.
+local function bar_page(bar, page, pages, size, max_pages)
+  local count = tonumber(page.count)
+  local of
+  if count and count >= 0 then
+    if max_pages and size then count = math.min(count, max_pages * size) end
+    if size and size > 0 then of = math.max(math.ceil(count / size), pages) end
+  else
+    count = nil
+  end
+  if of ~= 1 then -- one page: nothing to say
+    bar:detail(of and string.format("page %d/%d", pages, of)
+      or string.format("page %d", pages))
+  end
+  bar:set(bar.current, count)
+end
+
 --- Iterates over the items of a paginated endpoint (page-number envelope
--- or nextCursor envelope), one page ahead.
--- @param opts {key=, max_pages=, pages=true, headers=, timeout=}
+-- or nextCursor envelope), one page ahead.  On a terminal it draws a
+-- progress line on stderr once the loop has taken over a second.
+-- @param opts {key=, max_pages=, pages=true, headers=, timeout=,
+--   progress = false | label}
 function M.paginate(path, query, opts)
   check("stockx.paginate", 1, "path", path, "string")
   check("stockx.paginate", 2, "query", query, "table", true)
@@ -465,6 +499,8 @@ function M.paginate(path, query, opts)
   local fetched, ahead = 0, nil
   local items, idx, page = nil, 0, nil
   local key
+  local bar, received = paginate_bar(path, opts), 0
+  local size = tonumber(q.pageSize)
 
   local function fetch(fq)
     fetched = fetched + 1
@@ -483,28 +519,45 @@ function M.paginate(path, query, opts)
   end
 
   local function next_page()
-    if not ahead then return nil end
+    if not ahead then
+      if bar then bar:done() end
+      return nil
+    end
     page = ahead:wait()
     q.cursor = page.nextCursor ~= cjson.null and page.nextCursor or nil
     if page.pageNumber then q.pageNumber = page.pageNumber end
     start_ahead()
+    if bar then
+      received = received + 1
+      bar_page(bar, page, received, size, max_pages)
+    end
     return page
   end
 
   -- Leaving the loop early (break, error) cancels the page fetched ahead,
-  -- so it costs no request: the generic for closes this value.
-  local closer = setmetatable({}, { __close = function()
+  -- so it costs no request: the generic for closes this value.  The
+  -- progress line ends there too (erased if an error ends the loop).
+  local closer = setmetatable({}, { __close = function(_, err)
     if ahead then core.cancel(ahead) end
+    if bar then bar:_close(err) end
   end })
 
   ahead = fetch(q)
   if opts.pages then
-    return function() return next_page() end, nil, nil, closer
+    return function()
+      local p = next_page()
+      if p and bar then
+        local ok, k = pcall(find_key, p, opts.key)
+        bar:advance(ok and type(p[k]) == "table" and #p[k] or 0)
+      end
+      return p
+    end, nil, nil, closer
   end
   return function()
     while true do
       if items and idx < #items then
         idx = idx + 1
+        if bar then bar:advance() end
         return items[idx], page
       end
       if not next_page() then return nil end
@@ -589,7 +642,8 @@ function M.every(...) return require("stockx.schedule").every(...) end
 function M.cron(...) return require("stockx.schedule").cron(...) end
 
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
-  batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice" }
+  batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice",
+  progress = "stockx.progress" }
 setmetatable(M, { __index = function(t, k)
   local name = lazy[k]
   if not name then return nil end

@@ -5,22 +5,27 @@
 -- (from cron, after a crash, ...).
 --
 --   stockx run --sandbox scripts/download_labels.lua [DIR]   (default ./labels)
+--
+-- On a terminal a progress line follows the orders (stockx.paginate draws
+-- it); stockx.progress.print writes each label's line clear of it.
 
-local orders = stockx.orders
+local orders, say = stockx.orders, stockx.progress.print
 local dir = arg[1] or "labels"
 os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
 
 local got, skipped, failed = 0, 0, 0
-for o in orders.active { orderStatus = "CREATED", sortOrder = "SHIPBYDATE" } do
+for o in orders.active({ orderStatus = "CREATED", sortOrder = "SHIPBYDATE" },
+  { progress = "labels" }) do
   if orders.needs_label(o) then
     local file = ("%s/%s.pdf"):format(dir, o.orderNumber)
     local ok, name, res = pcall(orders.label, o, file, { skip_existing = true })
     if not ok then
       failed = failed + 1
+      stockx.progress.hide()
       io.stderr:write(("  %s: %s\n"):format(o.orderNumber, tostring(name)))
     elseif res then
       got = got + 1
-      print(("%s  %s"):format(o.orderNumber, name))
+      say(("%s  %s"):format(o.orderNumber, name))
     else
       skipped = skipped + 1
     end

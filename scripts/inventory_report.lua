@@ -17,6 +17,8 @@ local function payout(a)
   return a - money.percent(a, fee, "half_up") - money.percent(a, fees.processing, "half_up")
 end
 
+-- one market-data request per product: on a terminal, a progress line
+-- follows the listings meanwhile (stockx.paginate draws it)
 local rows, market = {}, {}
 for l in listings.list { listingStatuses = { "ACTIVE" } } do
   local pid = l.product.productId

@@ -25,13 +25,18 @@ local function say(fmt, ...)
   io.stderr:write(string.format(fmt, ...), "\n")
 end
 
--- Shows where a slow step is while the 1 request/s limiter paces it.
-local last = 0
+-- Shows where a slow step is while the 1 request/s limiter paces it: a
+-- progress line per stage (stockx.progress; on a terminal only).
+local bar, bar_stage
 local function progress(stage, done, total)
-  local now = stockx.now()
-  if done == total or now - last >= 2 then
-    last = now
-    say("  %s: %d/%d", stage, done, total)
+  if stage ~= bar_stage then
+    if bar then bar:done() end
+    bar, bar_stage = stockx.progress { label = stage, total = total }, stage
+  end
+  bar:set(done, total)
+  if done >= total then
+    bar:done()
+    bar, bar_stage = nil, nil
   end
 end
 

@@ -61,8 +61,9 @@ end
 
 local crash_after = tonumber(os.getenv("SYNC_ORDERS_CRASH_AFTER")) -- for tests
 local added = 0
-for _, list in ipairs { orders.active, orders.history } do
-  for o in list() do
+-- on a terminal, a progress line per list (stockx.paginate draws it)
+for _, list in ipairs { { orders.active, "active orders" }, { orders.history, "order history" } } do
+  for o in list[1](nil, { progress = list[2] }) do
     local r = row_of(o)
     if not have[key(r)] then
       assert(append(out, line_of(r)))

@@ -2,7 +2,7 @@
  * stockx.core (see lstockx.h): assembles the module from the request,
  * settings, task and JSON bindings, and holds what they share: error
  * values, argument errors at the user's line, query encoding, stats,
- * logging and versions.
+ * logging, versions, and what progress lines need of the terminal.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -119,11 +120,17 @@ static void set_int(lua_State *L, const char *k, long v)
     lua_setfield(L, -2, k);
 }
 
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
 static int l_stats(lua_State *L)
 {
     struct sx_stats st;
     sx_client_stats(sx_rt_get(L)->client, &st);
-    lua_createtable(L, 0, 11);
+    lua_createtable(L, 0, 13);
     set_int(L, "requests", st.requests);
     set_int(L, "attempts", st.attempts);
     set_int(L, "connections", st.connections);
@@ -135,7 +142,39 @@ static int l_stats(lua_State *L)
     set_int(L, "failed", st.failed);
     set_int(L, "pending", st.pending);
     set_int(L, "tasks", sx_rt_get(L)->tasks);
+    set_num(L, "limiter_wait", st.limiter_wait);
+    set_num(L, "pause_left", st.pause_left);
     return 1;
+}
+
+/* ---- the terminal, for progress lines (lua/stockx/progress.lua) -------- */
+
+/*
+ * core.term(fd) -> is_a_terminal, columns: columns from TIOCGWINSZ, or
+ * nil when fd is not a terminal or its size is unknown (a pty of size 0).
+ */
+static int l_term(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    struct winsize ws;
+    int tty = fd >= 0 && fd <= 1024 && isatty((int)fd);
+    lua_pushboolean(L, tty);
+    if (tty && ioctl((int)fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        lua_pushinteger(L, ws.ws_col);
+    else
+        lua_pushnil(L);
+    return 2;
+}
+
+/*
+ * core.log_erase(on): while a progress line may be showing on stderr, the
+ * log's lines start by erasing it (sx_log_set_erase), so a warning never
+ * ends up glued to the line's end.
+ */
+static int l_log_erase(lua_State *L)
+{
+    sx_log_set_erase(lua_toboolean(L, 1));
+    return 0;
 }
 
 /* ---- sorted keys -------------------------------------------------------- */
@@ -419,6 +458,8 @@ static const luaL_Reg core_funcs[] = {
     {"reason", l_reason},
     {"append", l_append},
     {"stats", l_stats},
+    {"term", l_term},
+    {"log_erase", l_log_erase},
     {"query", l_query},
     {"log", l_log},
     {"version", l_version},

@@ -637,6 +637,7 @@ void sx_client_stats(const struct sx_client *c, struct sx_stats *out)
 {
     *out = c->st;
     out->sockets = c->m ? sx_multi_sockets(c->m) : 0;
+    sx_queue_stats(c, out);
 }
 
 void sx_client_free(struct sx_client *c)

@@ -43,6 +43,10 @@ struct sx_stats {
     long sockets;      /* sockets curl watches now */
     long failed;       /* finished with a transport error */
     long pending;      /* submitted and not finished */
+    /* computed when read (sx_queue_stats), in seconds: */
+    double limiter_wait; /* how long the head of the queue has been held
+                            by the limiter or a 429 pause; 0: not held */
+    double pause_left;   /* left of the base URL's 429 pause; 0: none */
 };
 
 struct sx_client *sx_client_new(struct event_base *base, char *err,

@@ -50,6 +50,7 @@ struct sx_req {
     struct event *backoff_ev;
     int attempts;
     double submitted;
+    double queued_at;            /* last put on the admission queue */
     sx_req_done_fn done;
     void *ud;
     /* results */
@@ -110,6 +111,8 @@ void sx_queue_park(struct sx_req *r, double wait);
 /* A 429 on r: its origin admits nothing before `until`. */
 void sx_queue_pause(struct sx_req *r, double until);
 int sx_queue_empty(const struct sx_client *c);
+/* Fills the queue's fields of *out: limiter_wait and pause_left. */
+void sx_queue_stats(const struct sx_client *c, struct sx_stats *out);
 
 /* sx_req.c */
 void sx_req_pool_free(struct sx_client *c);

@@ -21,13 +21,19 @@ static struct {
     enum sx_log_level min;
     int json;
     FILE *out; /* NULL means stderr */
-} log_cfg = { SX_LOG_INFO, 0, NULL };
+    int erase; /* start each line by erasing a progress line */
+} log_cfg = { SX_LOG_INFO, 0, NULL, 0 };
 
 void sx_log_setup(enum sx_log_level min, int json, FILE *out)
 {
     log_cfg.min = min;
     log_cfg.json = json;
     log_cfg.out = out;
+}
+
+void sx_log_set_erase(int on)
+{
+    log_cfg.erase = on != 0;
 }
 
 int sx_log_enabled(enum sx_log_level lvl)
@@ -206,13 +212,18 @@ static int log_pair(struct sx_buf *b, const char *k, const char *v, int raw)
     return log_cfg.json ? json_pair(b, k, v, raw) : logfmt_pair(b, k, v);
 }
 
-/* The whole line, newline included; -1 if it would pass the cap. */
+/*
+ * The whole line, newline included (after the erase sequence, when a
+ * progress line may be showing); -1 if it would pass the cap.
+ */
 static int log_build(struct sx_buf *b, const char *ts, const char *lvl,
                      const char *event, const struct sx_log_field *fields,
                      int n)
 {
     int i;
 
+    if (log_cfg.erase && sx_buf_add(b, "\r\033[K", 4) < 0)
+        return -1;
     if (log_cfg.json) {
         if (sx_buf_add(b, "{\"ts\":\"", 7) < 0 || sx_buf_addstr(b, ts) < 0 ||
             sx_buf_add(b, "\"", 1) < 0)

@@ -23,6 +23,13 @@ int sx_log_enabled(enum sx_log_level lvl);
 enum sx_log_level sx_log_min(void);
 int sx_log_json(void); /* 1 if lines are JSON */
 
+/*
+ * on: a progress line may be showing where the log goes (a terminal), so
+ * each event starts with "\r\033[K", which erases it; its owner draws it
+ * again later.  Off by default.
+ */
+void sx_log_set_erase(int on);
+
 /* "debug"/"info"/"warn"/"error" -> level; -1 for anything else. */
 int sx_log_level_parse(const char *s);
 /* "text" -> 0, "json" -> 1, anything else -1. */

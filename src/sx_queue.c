@@ -20,6 +20,7 @@ void sx_queue_unlink(struct sx_client *c, struct sx_req *r)
 void sx_queue_push(struct sx_client *c, struct sx_req *r, int front)
 {
     r->state = RQ_QUEUED;
+    r->queued_at = sx_time_now();
     if (front)
         sx_list_push_front(&c->queue, &r->qlink);
     else
@@ -151,6 +152,24 @@ static void on_queue_timer(evutil_socket_t fd, short what, void *arg)
 int sx_queue_empty(const struct sx_client *c)
 {
     return sx_list_empty(&c->queue);
+}
+
+/*
+ * What a progress line needs to say "waiting for the rate limit": the
+ * queue is FIFO and only a limited head holds it back, so the head's time
+ * in the queue is the longest anyone has waited for the limiter.
+ */
+void sx_queue_stats(const struct sx_client *c, struct sx_stats *out)
+{
+    double now = sx_time_now();
+    out->limiter_wait = 0;
+    out->pause_left = c->paused_until > now ? c->paused_until - now : 0;
+    if (sx_list_empty(&c->queue))
+        return;
+    const struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req,
+                                           qlink);
+    if (r->limited && limiter_wait(c, now) > 0 && now > r->queued_at)
+        out->limiter_wait = now - r->queued_at;
 }
 
 void sx_queue_kick(struct sx_client *c)

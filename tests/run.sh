@@ -2,9 +2,10 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh, and
-# tests/install.sh (make install into a temporary DESTDIR, the man page,
-# the completion, the drift check).  Ends with "N passed, N failed".
+# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh, the
+# progress lines through a pty (tests/progress.sh), and tests/install.sh
+# (make install into a temporary DESTDIR, the man page, the completion, the
+# drift check).  Ends with "N passed, N failed".
 #
 # STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
 # the sandbox and the tests alike;
@@ -127,7 +128,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_hardening cli_sandbox install; do
+for c in cli cli_hardening cli_sandbox progress install; do
     run_cli $c
 done
 

@@ -162,7 +162,12 @@ local function list(fname, path, known, filters, opts)
     argerror(fname, 2, "opts.max_pages", "an integer >= 1 expected, got "
       .. got(max_pages))
   end
-  return stockx.paginate(path, q, { max_pages = max_pages, key = "orders" })
+  local progress = opts and opts.progress
+  if progress ~= nil and type(progress) ~= "boolean" and type(progress) ~= "string" then
+    argerror(fname, 2, "opts.progress", "boolean or string expected, got " .. got(progress))
+  end
+  return stockx.paginate(path, q, { max_pages = max_pages, key = "orders",
+    progress = progress })
 end
 
 --- Active orders (from creation until received, authenticated and paid
@@ -171,7 +176,8 @@ end
 --   productId, variantId, sortOrder (CREATEDAT or SHIPBYDATE),
 --   inventoryTypes (an array or CSV of STANDARD, FLEX, DIRECT),
 --   initiatedShipmentDisplayIds (array or CSV), pageSize (1 to 100)
--- @param opts optional table: max_pages
+-- @param opts optional table: max_pages, progress (false, or the
+--   progress line's label; see stockx.paginate)
 -- @return iterator yielding order, page
 function M.active(filters, opts)
   return list("stockx.orders.active", "/selling/orders/active",
@@ -183,7 +189,7 @@ end
 --   creation date), orderStatus (AUTHFAILED, DIDNOTSHIP, CANCELED,
 --   COMPLETED, RETURNED), productId, variantId, inventoryTypes,
 --   initiatedShipmentDisplayIds, pageSize (1 to 100)
--- @param opts optional table: max_pages
+-- @param opts optional table: max_pages, progress (as for active)
 -- @return iterator yielding order, page
 function M.history(filters, opts)
   return list("stockx.orders.history", "/selling/orders/history",

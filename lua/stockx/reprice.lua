@@ -371,10 +371,11 @@ local function fetch_markets(listings, currency, progress)
       pids[#pids + 1] = pid
     end
   end
+  if progress then progress("market data", 0, #pids) end
   for i, pid in ipairs(pids) do
-    if progress then progress("market data", i, #pids) end
     local md = catalog.market_data(pid, currency and { currency = currency } or nil)
     for vid, rec in pairs(md) do out[vid] = rec end
+    if progress then progress("market data", i, #pids) end
   end
   return out
 end
@@ -389,7 +390,8 @@ end
 -- @param opts {market=, currency=, brakes = {max_changes=, ...},
 --   history = an audit log (for brakes.max_per_day), ttl = seconds the
 --   plan stays valid (default M.PLAN_TTL), progress = function(stage,
---   done, total)}
+--   done, total): called with done = 0 first, then after each product's
+--   market data}
 -- @return a plan: {changes = {...}, skipped = {...}, blocked = nil | why}
 function M.plan(listings, rules, opts)
   if type(listings) ~= "table" then
@@ -553,7 +555,8 @@ end
 -- changes as batch updates of up to 100, waits for them, and logs each
 -- item's outcome.
 -- @param opts {log = path, timeout = seconds per batch,
---   progress = function(stage, done, total)}
+--   progress = function(stage, done, total): 0 before the batches are
+--   sent, total once they are done}
 -- @return {ok = n, failed = n, results = {...}}
 function M.apply(plan, opts)
   if getmetatable(plan) ~= Plan then

@@ -1,7 +1,8 @@
 /*
  * Unit tests for sx_log: exact logfmt and JSON lines (quoting, escaping,
  * raw values, skipped fields, invalid UTF-8 in JSON), the timestamp,
- * level filtering, the level/format parsers and the stderr default.
+ * level filtering, the level/format parsers, the stderr default and the
+ * erasing of a progress line.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,40 @@ static void test_overflow(void)
     free(big);
 }
 
+/* With erasing on, every line (a fallback too) starts with \r ESC [K. */
+static void test_erase(void)
+{
+    size_t n = (size_t)512 << 10;
+    char *big = malloc(n + 1);
+    struct sx_log_field f = { "body", big, 0 };
+    char *s;
+
+    memset(big, 'x', n);
+    big[n] = '\0';
+    sx_log_set_erase(1);
+    s = capture(0, SX_LOG_WARN, "retry.429", NULL, 0);
+    test_cond("erase: the line starts by erasing the progress line",
+              s != NULL && strncmp(s, "\r\033[K", 4) == 0 &&
+                  text_is(s + 4, " level=warn event=retry.429\n"));
+    free(s);
+    s = capture(1, SX_LOG_WARN, "x", NULL, 0);
+    test_cond("erase: JSON lines too",
+              s != NULL && strncmp(s, "\r\033[K{", 5) == 0);
+    free(s);
+    s = capture(0, SX_LOG_ERROR, "huge", &f, 1);
+    test_cond("erase: an oversized line's replacement too",
+              s != NULL && strncmp(s, "\r\033[K", 4) == 0 &&
+                  text_is(s + 4, " level=error event=huge"
+                                 " log_error=\"line too long\"\n"));
+    free(s);
+    sx_log_set_erase(0);
+    s = capture(0, SX_LOG_WARN, "retry.429", NULL, 0);
+    test_cond("erase off: the line as before",
+              text_is(s, " level=warn event=retry.429\n"));
+    free(s);
+    free(big);
+}
+
 /* With no FILE set up, lines go to stderr (fd 2, swapped for a file). */
 static void test_default_stderr(void)
 {
@@ -253,5 +288,6 @@ int main(void)
     test_levels();
     test_parse();
     test_overflow();
+    test_erase();
     return test_report();
 }
