@@ -21,7 +21,7 @@ VERSION  := 0.1.0$(if $(GITDESC),+$(GITDESC))
 PURE     := buf url retry limiter log time http json config tz cron
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers queue req client server
-BIND     := lrt ltask ljson lrequest lconfig lstockx lserver lsandbox lembed main
+BIND     := lrt ltask lcron ljson lrequest lconfig lstockx lserver lsandbox lembed main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

@@ -18,6 +18,7 @@
 #include <lua.h>
 
 #include "lconfig.h"
+#include "lcron.h"
 #include "ljson.h"
 #include "lrequest.h"
 #include "lstockx.h"
@@ -479,5 +480,6 @@ int luaopen_stockx_core(lua_State *L)
     sx_rt_openlib(L);
     sx_task_openlib(L);
     sx_ljson_openlib(L);
+    sx_lcron_openlib(L);
     return 1;
 }

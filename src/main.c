@@ -52,8 +52,9 @@ static const char usage[] =
     "       stockx [options] FILE [args...]\n"
     "       stockx [options] -e CODE [args...]\n"
     "       stockx sandbox [sandbox options]\n"
-    "       stockx [options] reprice [--sandbox [sandbox options]] history|rollback\n"
-    "              AUDIT.jsonl [--since TIME]\n"
+    "       stockx [options] reprice [--sandbox [sandbox options]] history AUDIT.jsonl [--since TIME]\n"
+    "       stockx [options] reprice [--sandbox [sandbox options]] rollback AUDIT.jsonl [--since TIME]\n"
+    "       stockx cron EXPR [--tz ZONE] [--count N] [--from TIME]\n"
     "       stockx --help | --version\n"
     "       stockx --settings   (the settings table, as markdown)\n";
 
@@ -180,6 +181,18 @@ static int sandbox_flags(struct cli *o, int argc, char **argv, int *i,
     return 0;
 }
 
+/* Commands written in Lua (lua/stockx/cmd/NAME.lua): the module, or NULL. */
+static const char *embedded_command(const char *name)
+{
+    static const char *const cmds[][2] = {
+        {"reprice", "stockx.cmd.reprice"},
+        {"cron", "stockx.cmd.cron"}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(name, cmds[i][0]))
+            return cmds[i][1];
+    return NULL;
+}
+
 static int parse_args(struct cli *o, int argc, char **argv)
 {
     int i;
@@ -227,9 +240,9 @@ static int parse_args(struct cli *o, int argc, char **argv)
             i++;
             return sandbox_flags(o, argc, argv, &i, 1);
         }
-        if (o->cmd == CMD_NONE && !strcmp(a, "reprice")) {
+        if (o->cmd == CMD_NONE && embedded_command(a)) {
             o->cmd = CMD_RUN; /* the embedded command, run as a script */
-            o->module = "stockx.cmd.reprice";
+            o->module = embedded_command(a);
             o->script = a;
             if (i + 1 < argc && !strcmp(argv[i + 1], "--sandbox")) {
                 o->sandbox = 1;

@@ -51,13 +51,13 @@ for l in stockx.paginate("/selling/listings", { pageSize = 50 }, { max_pages = t
 end
 print(n, #table.concat(ids))
 LUA
-SLOW="$STOCKX --rate 1/1.5s --log-level warn run --sandbox --rate-limit off $t/pages.lua"
+SLOW="$STOCKX --rate 1/2s --log-level warn run --sandbox --rate-limit off $t/pages.lua"
 
 # the same run with stderr to a file, meanwhile (it mostly sleeps)
-"$STOCKX" --rate 1/1.5s --log-level warn run --sandbox --rate-limit off "$t/pages.lua" \
+"$STOCKX" --rate 1/2s --log-level warn run --sandbox --rate-limit off "$t/pages.lua" \
     > "$t/file.out" 2> "$t/file.err" &
 file_pid=$!
-pty "paginate on a terminal, 5 pages at 1 request per 1.5 s" \
+pty "paginate on a terminal, 5 pages at 1 request per 2 s" \
     "COLUMNS=120 $SLOW > $t/tty.out"
 seen '<ESC>\[K/selling/listings: page 2/5 [0-9]+/250 items [0-9]+%' \
     "the line names the path, the page of how many, the items of the total, a percent"
@@ -95,7 +95,7 @@ cat > "$t/off.lua" <<'LUA'
 for _ in stockx.paginate("/selling/listings", { pageSize = 50 }, { max_pages = 2, progress = false }) do end
 LUA
 pty "opts.progress = false" \
-    "$STOCKX --rate 1/1.5s --log-level warn run --sandbox --rate-limit off $t/off.lua"
+    "$STOCKX --rate 1/2s --log-level warn run --sandbox --rate-limit off $t/off.lua"
 [ ! -s "$t/pty" ]
 ok $? "turns it off for one loop"
 

@@ -44,7 +44,8 @@ local RULE_KEYS = { strategy = true, by = true, floor = true, ceiling = true,
   cost = true, margin = true, seller_level = true, max_step = true,
   min_change = true, tick = true, channel = true, match = true, exact = true }
 
-local argerror = require("stockx.args").error
+local args = require "stockx.args"
+local argerror = args.error
 
 -- "10%" -> "10", true; "5" -> "5", false
 local function percent_of(v)
@@ -600,56 +601,6 @@ function M.apply(plan, opts)
   return { ok = summary.ok, failed = summary.failed, results = results }
 end
 
-local DURATION_UNITS = { d = 86400, h = 3600, m = 60, s = 1 }
-
--- Seconds of a duration such as "90m", "2h", "1d12h", or nil.
-local function duration(text)
-  if not text:match("^%d+[dhms]") or text:match("[^%ddhms]") then return nil end
-  local total = 0
-  local rest = text:gsub("(%d+)([dhms])", function(n, u)
-    total = total + tonumber(n) * DURATION_UNITS[u]
-    return ""
-  end)
-  if rest ~= "" or total <= 0 or total > 366 * 86400 then return nil end
-  return total
-end
-
--- UTC seconds of "2026-12-01", "2026-12-01T10:00", "...T10:00:00Z" or
--- with an offset ("+02:00"; a space may stand for the T), or nil.
-local function timestamp(text)
-  local y, mo, d, rest = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-  if not y then return nil end
-  local h, mi, sec, zone = 0, 0, 0, "Z"
-  if rest ~= "" then
-    local sep
-    sep, h, mi, rest = rest:match("^([T ])(%d%d):(%d%d)(.*)$")
-    if not sep then return nil end
-    sec = rest:match("^:(%d%d)") or 0
-    rest = rest:gsub("^:%d%d", "")
-    zone = rest == "" and "Z" or rest
-  end
-  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
-    tonumber(mi), tonumber(sec)
-  local mdays = { 31, (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28,
-    31, 30, 31, 30, 31, 31, 30, 31, 30, 31 }
-  if mo < 1 or mo > 12 or d < 1 or d > mdays[mo] or h > 23 or mi > 59 or sec > 59 then
-    return nil
-  end
-  local off = 0
-  if zone ~= "Z" then
-    local sign, oh, om = zone:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign or tonumber(oh) > 23 or tonumber(om) > 59 then return nil end
-    off = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
-  end
-  -- days from the civil date (proleptic Gregorian), then seconds
-  local yy = mo <= 2 and y - 1 or y
-  local era = yy // 400
-  local yoe = yy - era * 400
-  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-  return days * 86400 + h * 3600 + mi * 60 + sec - off
-end
-
 --- The audit log's time format ("2026-12-01T10:00:00Z") for a time given
 -- as an ISO-8601 date or time (UTC unless it has an offset) or as a
 -- duration ago ("30m", "2h", "1d"); a bad one raises, naming it.
@@ -657,8 +608,8 @@ function M.since(text, now)
   if type(text) ~= "string" then
     error("stockx.reprice: since must be a string, got " .. type(text), 2)
   end
-  local ago = duration(text)
-  local t = ago and (now or os.time()) - ago or timestamp(text)
+  local ago = args.duration(text)
+  local t = ago and (now or os.time()) - ago or args.timestamp(text)
   if not t then
     error(string.format("stockx.reprice: since %q is not a time: give "
       .. "2026-12-01T10:00:00Z, 2026-12-01 10:00 (UTC), 2026-12-01T12:00+02:00 "

@@ -191,4 +191,78 @@ end
 tap.raises(function() stockx.every(0, print) end, "the error names the caller's line",
   "test_schedule%.lua:%d+:")
 
+-- cron on the simulated wall clock ---------------------------------------
+sched.STEP = 60
+local function fmt(tz, t) return require("stockx.core").tz(tz):format(t) end
+
+reset()
+sim.wall = 1798761600 -- 2027-01-01T00:00:00Z
+local at = {}
+job = stockx.cron("*/15 * * * *", function(ctx) at[#at + 1] = ctx.scheduled end,
+  { tz = "UTC", name = "quarter" })
+tap.eq(fmt("UTC", job:next_run()), "2027-01-01T00:15:00+00:00", "next_run of */15")
+pass(3600 + 1)
+tap.eq(#at, 4, "*/15 runs four times an hour")
+tap.eq(fmt("UTC", at[4]), "2027-01-01T01:00:00+00:00", "on the quarter hours")
+-- the wall clock jumps forward 3 hours (not a suspend: boot time does not)
+before = #at
+sim.wall = sim.wall + 3 * 3600
+pass(61)
+tap.eq(#at - before, 1, "a 3-hour jump forward runs the job once, not 12 times")
+tap.eq(count("job.clock_jump"), 1, "the jump is logged")
+tap.eq(count("job.missed", function(f) return f.count >= 10 end), 1,
+  "with the runs it coalesced")
+-- the wall clock goes back 2 hours: a wildcard job follows the new time
+before = #at
+sim.wall = sim.wall - 2 * 3600
+pass(3600)
+tap.eq(#at - before, 4, "after the clock went back, */15 keeps running every 15 min")
+job:cancel()
+
+-- a fixed-time job is not repeated when the clock goes back
+reset()
+sim.wall = 1798761600 + 3 * 3600 - 30 -- 02:59:30Z
+local fixed = 0
+job = stockx.cron("0 3 * * *", function() fixed = fixed + 1 end, { tz = "UTC" })
+pass(60)
+tap.eq(fixed, 1, "0 3 * * * ran at 03:00")
+sim.wall = sim.wall - 3600
+pass(2 * 3600)
+tap.eq(fixed, 1, "and not again when the clock went back an hour")
+job:cancel()
+
+-- through a DST change: 02:30 does not exist in Berlin on 2026-03-29
+reset()
+sim.wall = 1774569600 -- 2026-03-27T00:00:00Z
+local dst = {}
+job = stockx.cron("30 2 * * *", function(ctx) dst[#dst + 1] = ctx.scheduled end,
+  { tz = "Europe/Berlin", name = "nightly" })
+pass(3 * 86400)
+job:cancel()
+tap.eq(#dst, 3, "a nightly job runs once a night across the spring change")
+tap.eq(fmt("Europe/Berlin", dst[2] or 0), "2026-03-28T02:30:00+01:00", "02:30 before it")
+tap.eq(fmt("Europe/Berlin", dst[3] or 0), "2026-03-29T03:00:00+02:00",
+  "and at the jump (03:00 CEST) on the night 02:30 is skipped")
+tap.eq(count("job.missed"), 0, "nothing is reported missed on a DST night")
+
+-- run_now, and cron's argument errors
+reset()
+local now_runs = 0
+job = stockx.cron("0 0 1 1 *", function() now_runs = now_runs + 1 end,
+  { run_now = true, tz = "UTC" })
+settle()
+tap.eq(now_runs, 1, "run_now runs at once")
+job:cancel()
+tap.raises(function() stockx.cron("x * * * *", print) end, "a bad expression names the field",
+  "bad argument #1 'expr' to 'stockx.cron' %(cron 'x %* %* %* %*': minute: bad value 'x'")
+tap.raises(function() stockx.cron("0 0 30 2 *", print) end, "an impossible date is refused",
+  "never occurs")
+tap.raises(function() stockx.cron("@daily", print, { tz = "Mars/Base" }) end,
+  "an unknown zone is refused", "unknown time zone 'Mars/Base'")
+tap.raises(function() stockx.cron(5, print) end, "expr must be a string",
+  "'expr' to 'stockx.cron' %(string expected")
+local s = stockx.every("1h30m", function() end)
+tap.near(s:next_run() - sim.wall, 5400, 1e-6, "every takes a duration string")
+s:cancel()
+
 tap.done()
