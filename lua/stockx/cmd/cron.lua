@@ -56,7 +56,9 @@ local function parse(argv)
   o.count = math.tointeger(n)
   if o.from then
     local t = args.timestamp(o.from)
-    if not t then usage("--from: '" .. o.from .. "' is not a time (2026-03-27, 2026-03-27T10:00Z)") end
+    if not t then
+      usage("--from: '" .. o.from .. "' is not a time (2026-03-27, 2026-03-27T10:00Z)")
+    end
     o.from = t
   end
   return o
