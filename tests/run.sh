@@ -128,7 +128,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_hardening cli_sandbox progress install; do
+for c in cli cli_hardening cli_sandbox cli_schedule progress install; do
     run_cli $c
 done
 

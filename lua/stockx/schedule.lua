@@ -310,7 +310,7 @@ end
 -- or "30s", "5m", "1h30m"), measured from the job's start.
 function M.every(interval, fn, opts)
   local fname = "stockx.every"
-  local s = seconds(fname, 1, "interval", interval, 1)
+  local s = seconds(fname, 1, "interval", interval, 0.001)
   args.check_type(fname, 2, "fn", fn, "function")
   opts = check_opts(fname, opts, "every")
   local job = new_job("every", type(interval) == "string" and interval or
