@@ -130,6 +130,43 @@ has err "'soon' is not a number of seconds from 0 to 3600" "naming the value and
 run 2 "--grace out of range" --grace 4000 -e ''
 run 2 "--grace without a value" --grace
 
+# ---- the flagship on a schedule -----------------------------------------
+start --rate off --grace 10 run --sandbox --rate-limit off scripts/reprice.lua --every 1s \
+    scripts/rules.csv "$t/every.jsonl"
+wait_for err "outcome=ok run=2"
+kill -TERM "$pid"
+finish "reprice.lua --every 1s, stopped by SIGTERM between runs" 0
+has err "event=job.scheduled every=1s .*name=reprice" "it schedules itself"
+has err "done: [1-9][0-9]* changed, 0 failed" "the first run applied its plan"
+has err "nothing to change" "the next found the prices already set"
+[ -s "$t/every.jsonl" ]; ok $? "and wrote the audit log"
+run 1 "reprice.lua --cron with a bad expression fails before anything runs" run \
+    --sandbox scripts/reprice.lua --cron 'every day'
+has err "bad argument #1 'expr' to 'stockx.cron'" "naming the expression"
+run 1 "reprice.lua with a bad CSV fails before scheduling" run --sandbox \
+    scripts/reprice.lua --every 15m "$t/none.csv"
+has err "none.csv" "naming the file"
+
+# the systemd units: the timer's keys, its calendar, and the service's
+# command line, which must run (pointed at the sandbox)
+unit=scripts/systemd/stockx-reprice
+grep -q '^RandomizedDelaySec=' $unit.timer && grep -q '^Persistent=true' $unit.timer
+ok $? "the timer has RandomizedDelaySec and Persistent=true"
+cal=$(sed -n 's/^OnCalendar=//p' $unit.timer)
+if command -v systemd-analyze > /dev/null 2>&1; then
+    systemd-analyze calendar --iterations=2 "$cal" > "$t/cal" 2>&1
+    ok $? "systemd accepts OnCalendar=$cal"
+    grep -q ':15:00\|:00:00\|:30:00\|:45:00' "$t/cal"; ok $? "every quarter hour"
+fi
+mkdir -p "$t/home/.config/stockx"
+cp scripts/reprice.lua scripts/rules.csv "$t/home/.config/stockx/"
+cmd=$(sed -n 's/^ExecStart=//p' $unit.service | sed "s#%h#$t/home#g; \
+    s#^/usr/local/bin/stockx #--rate off #; s# run # run --sandbox --rate-limit off #")
+# shellcheck disable=SC2086
+run 0 "the service's ExecStart runs a pass" $cmd
+has err '"event":"job\|"event":"pool.closed"' "logging JSON lines"
+[ -s "$t/home/.config/stockx/reprice-audit.jsonl" ]; ok $? "into the audit log next to the rules"
+
 # ---- stockx cron ---------------------------------------------------------
 run 0 "stockx cron through Berlin's spring change" cron '30 2 * * *' --tz Europe/Berlin \
     --from 2026-03-28 --count 3
