@@ -78,6 +78,7 @@ void sx_rt_after_pass(struct sx_rt *rt, int idle)
     for (struct sx_rt_source *s = rt->sources; s; s = s->next)
         if (s->pending(s->ud) > 0)
             return;
+    sx_log_erase_line(stderr);
     fprintf(stderr, "stockx: %ld task(s) are waiting for something that "
                     "can no longer happen (deadlock)\n", rt->tasks);
     rt->failed = 1;
@@ -220,6 +221,7 @@ static void print_error(const char *event, const char *msg,
         sx_log(SX_LOG_ERROR, event, f, 2);
         return;
     }
+    sx_log_erase_line(stderr);
     fprintf(stderr, "stockx: %s\n%s\n", msg, traceback);
     fflush(stderr);
 }

@@ -601,6 +601,7 @@ static int run_all(struct cli *o, int argc, char **argv)
         fprintf(stderr, "stockx sandbox: stopped\n");
         status = 0;
     } else if (stop_now || grace_over) {
+        sx_log_erase_line(stderr);
         fprintf(stderr, "stockx: interrupted\n");
         status = 128 + interrupted;
     } else if (interrupted) {

@@ -31,6 +31,12 @@ void sx_log_setup(enum sx_log_level min, int json, FILE *out)
     log_cfg.out = out;
 }
 
+void sx_log_erase_line(FILE *f)
+{
+    if (log_cfg.erase)
+        fputs("\r\033[K", f);
+}
+
 void sx_log_set_erase(int on)
 {
     log_cfg.erase = on != 0;

@@ -29,6 +29,8 @@ int sx_log_json(void); /* 1 if lines are JSON */
  * again later.  Off by default.
  */
 void sx_log_set_erase(int on);
+/* Erases a progress line on f if one may be showing (for other messages). */
+void sx_log_erase_line(FILE *f);
 
 /* "debug"/"info"/"warn"/"error" -> level; -1 for anything else. */
 int sx_log_level_parse(const char *s);
