@@ -585,7 +585,8 @@ M._internal = { core = core, next_query = next_query, find_key = find_key }
 -- ...): they require "stockx" themselves, which must have finished by then.
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
   batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice" }
-setmetatable(M, { __index = function(t, k)
+-- __complete names them for the REPL's completion, which calls nothing.
+setmetatable(M, { __complete = lazy, __index = function(t, k)
   local name = lazy[k]
   if not name then return nil end
   local mod = require(name)

@@ -2,8 +2,8 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh.  Ends with
-# "N passed, N failed".
+# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh, and the
+# REPL's through tmux in tests/repl.sh.  Ends with "N passed, N failed".
 #
 # STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
 # the sandbox and the tests alike;
@@ -126,7 +126,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_hardening cli_sandbox; do
+for c in cli cli_hardening cli_sandbox repl; do
     run_cli $c
 done
 
