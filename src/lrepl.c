@@ -55,6 +55,7 @@ struct repl {
     volatile sig_atomic_t chunk_no;    /* chunks started */
     int reading;          /* the prompt is up / lines are taken */
     int installed;        /* readline's line handler is */
+    int resized;          /* the window changed while no prompt was up */
     int eof;              /* the input has ended */
     int done;             /* and the REPL with it */
     char *histfile;       /* NULL: no history file */
@@ -65,10 +66,10 @@ struct repl {
  * sources never points at freed memory. */
 static struct repl repl;
 static int sig_pipe[2] = {-1, -1};
-static volatile sig_atomic_t got_int, int_chunk, got_winch;
+static volatile sig_atomic_t got_int, int_chunk, got_winch, got_cont;
 static volatile time_t int_at; /* when the unheard Ctrl-C came */
 static volatile sig_atomic_t int_chunk_no; /* the chunk it was meant for */
-static struct sigaction old_int, old_winch;
+static struct sigaction old_int, old_winch, old_cont;
 
 static void take_line(struct repl *r, const char *line, size_t n);
 static void end_of_input(struct repl *r);
@@ -173,11 +174,15 @@ static void on_sigint(int sig)
     errno = saved;
 }
 
-static void on_sigwinch(int sig)
+/* The terminal resized, or given back after Ctrl-Z (in its shell's
+ * modes, not readline's). */
+static void on_tty_signal(int sig)
 {
     int saved = errno;
-    (void)sig;
-    got_winch = 1;
+    if (sig == SIGWINCH)
+        got_winch = 1;
+    else
+        got_cont = 1;
     wake_loop();
     errno = saved;
 }
@@ -196,9 +201,10 @@ static int catch_signals(struct repl *r)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old_int);
     if (r->tty) {
-        sa.sa_handler = on_sigwinch;
+        sa.sa_handler = on_tty_signal;
         sa.sa_flags = SA_RESTART;
         sigaction(SIGWINCH, &sa, &old_winch);
+        sigaction(SIGCONT, &sa, &old_cont);
     }
     return 0;
 }
@@ -209,8 +215,10 @@ static void release_signals(struct repl *r)
     if (!r->sig_ev)
         return;
     sigaction(SIGINT, &old_int, NULL);
-    if (r->tty)
+    if (r->tty) {
         sigaction(SIGWINCH, &old_winch, NULL);
+        sigaction(SIGCONT, &old_cont, NULL);
+    }
     event_free(r->sig_ev);
     r->sig_ev = NULL;
     for (int i = 0; i < 2; i++) {
@@ -265,6 +273,9 @@ static void want_input(struct repl *r)
     r->reading = 1;
     if (r->tty) {
         char prompt[PROMPT_MAX];
+        if (r->resized)
+            rl_reset_screen_size();
+        r->resized = 0;
         prompt_text(r, prompt);
         rl_callback_handler_install(prompt, on_rl_line);
         r->installed = 1;
@@ -706,10 +717,20 @@ static void on_signal_pipe(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while (read(fd, buf, sizeof buf) > 0) {
     }
+    if (got_cont) {
+        got_cont = 0;
+        if (r->installed) {
+            (*rl_deprep_term_function)();
+            (*rl_prep_term_function)(1);
+            rl_forced_update_display();
+        }
+    }
     if (got_winch) {
         got_winch = 0;
-        if (r->tty && r->reading)
+        if (r->installed)
             rl_resize_terminal();
+        else
+            r->resized = 1; /* read when the prompt goes up */
     }
     if (got_int) {
         int for_chunk = int_chunk;

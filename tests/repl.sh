@@ -304,5 +304,11 @@ ok $? "at the end of input the loop runs until the last task ends"
 [ ! -e "$t/home/.local/state/stockx/history" ]
 ok $? "no terminal, no history file"
 
+timeout 10 "$STOCKX" repl extra.lua < /dev/null > "$t/out" 2> "$t/err"
+[ $? = 2 ] && grep -q 'repl takes no FILE' "$t/err"
+ok $? "repl FILE is a usage error"
+"$STOCKX" --help | grep -q 'stockx \[options\] repl \[--sandbox'
+ok $? "--help shows the repl command"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
