@@ -573,7 +573,8 @@ static int l_compile(lua_State *L)
     lua_pushnil(L);
     lua_insert(L, -2);                                  /* b text nil msg */
     lua_pushboolean(L, ml >= sizeof eof_mark - 1 &&
-                       !strcmp(msg + ml - (sizeof eof_mark - 1), eof_mark));
+                       !memcmp(msg + ml - (sizeof eof_mark - 1), eof_mark,
+                               sizeof eof_mark - 1));
     return 3;
 }
 
