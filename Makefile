@@ -11,7 +11,9 @@ CFLAGS   ?= -g
 CFLAGS   += $(OPT) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN) $(EXTRA_CFLAGS) \
             -MMD -MP -I$(B) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS  += $(SAN)
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lm
+# readline: its own .pc where it has one, else -lreadline
+RLLIBS   := $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) $(RLLIBS) -lm
 B        := build
 # The version: 0.1.0, plus `git describe` when built from a checkout.
 GITDESC  := $(shell git describe --tags --always --dirty 2>/dev/null)
@@ -21,7 +23,7 @@ VERSION  := 0.1.0$(if $(GITDESC),+$(GITDESC))
 PURE     := buf url retry limiter log time http json config tz cron
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers queue req client server
-BIND     := lrt ltask lcron ljson lrequest lconfig lstockx lserver lsandbox lembed main
+BIND     := lrt ltask lcron ljson lrequest lconfig lstockx lserver lsandbox lembed lrepl main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

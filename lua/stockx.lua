@@ -644,7 +644,8 @@ function M.cron(...) return require("stockx.schedule").cron(...) end
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
   batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice",
   progress = "stockx.progress" }
-setmetatable(M, { __index = function(t, k)
+-- __complete names them for the REPL's completion, which calls nothing.
+setmetatable(M, { __complete = lazy, __index = function(t, k)
   local name = lazy[k]
   if not name then return nil end
   local mod = require(name)

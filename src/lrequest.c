@@ -556,9 +556,15 @@ void sx_lrequest_openlib(lua_State *L)
     }
     for (int k = 0; k < K_RESMT - 1; k++)
         lua_pushstring(L, res_keys[k]);
-    lua_createtable(L, 0, 2);                   /* the responses' metatable */
+    lua_createtable(L, 0, 4);                   /* the responses' metatable */
     lua_pushcfunction(L, res_index);
     lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "stockx.response");      /* for printers */
+    lua_setfield(L, -2, "__name");
+    lua_createtable(L, 0, 1);                   /* for completion: the */
+    lua_pushboolean(L, 1);                      /* field __index makes */
+    lua_setfield(L, -2, "headers");
+    lua_setfield(L, -2, "__complete");
     lua_createtable(L, 0, 1);                   /* weak: response -> raw */
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "k");

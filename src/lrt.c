@@ -99,6 +99,22 @@ static void set_stop_hook(lua_State *co)
     lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
+/* The foreground's hook (see lrt.h): yield to the scheduler, or raise. */
+static void kill_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (lua_isyieldable(L)) {
+        lua_yield(L, 0);
+        return;
+    }
+    luaL_error(L, "interrupted!");
+}
+
+static void set_kill_hook(lua_State *co)
+{
+    lua_sethook(co, kill_hook, LUA_MASKCOUNT, SX_RT_GRACE);
+}
+
 void sx_rt_push_running(struct sx_rt *rt, lua_State *co)
 {
     if (rt->nrunning < SX_RT_NEST)
@@ -106,6 +122,8 @@ void sx_rt_push_running(struct sx_rt *rt, lua_State *co)
     rt->nrunning++;
     if (rt->interrupted)
         set_stop_hook(co);
+    else if (rt->stopping && rt->running[0] == rt->foreground)
+        set_kill_hook(co);
 }
 
 void sx_rt_pop_running(struct sx_rt *rt)
@@ -157,6 +175,23 @@ int sx_rt_shutdown(struct sx_rt *rt)
     lua_pushcfunction(rt->L, spawn_shutdown);
     lua_pushlightuserdata(rt->L, rt);
     return sx_rt_pcall(rt->L, 1, 0);
+}
+
+int sx_rt_interrupt_foreground(struct sx_rt *rt)
+{
+    int n = rt->nrunning < SX_RT_NEST ? rt->nrunning : SX_RT_NEST;
+    if (!rt->foreground)
+        return 0;
+    rt->stopping = 1;
+    if (n > 0 && rt->running[0] == rt->foreground)
+        for (int i = 0; i < n; i++)
+            set_kill_hook(rt->running[i]);
+    return 1;
+}
+
+int sx_rt_stopping(const struct sx_rt *rt, const lua_State *co)
+{
+    return rt->stopping && co && co == rt->foreground;
 }
 
 /*
@@ -221,9 +256,18 @@ static void print_error(const char *event, const char *msg,
         sx_log(SX_LOG_ERROR, event, f, 2);
         return;
     }
+    /* one write, through the log's writer: a prompt is moved aside */
     sx_log_erase_line(stderr);
-    fprintf(stderr, "stockx: %s\n%s\n", msg, traceback);
-    fflush(stderr);
+    size_t n = strlen(msg) + strlen(traceback) + 10;
+    char *text = malloc(n);
+    if (!text) {
+        fprintf(stderr, "stockx: %s\n%s\n", msg, traceback);
+        fflush(stderr);
+        return;
+    }
+    snprintf(text, n, "stockx: %s\n%s\n", msg, traceback);
+    sx_log_write(stderr, text, strlen(text));
+    free(text);
 }
 
 /* [-0, +0] argument 1: the thread that failed, its error value on top. */

@@ -37,6 +37,8 @@ struct sx_rt {
     volatile int interrupted;  /* set from a signal handler */
     volatile int graceful;     /* a shutdown function is registered */
     int shutdown_ref;          /* that function (registry), or LUA_NOREF */
+    lua_State *foreground;     /* the task thread Ctrl-C stops, or NULL */
+    volatile int stopping;     /* foreground must stop (a signal handler) */
 };
 
 /* Creates the runtime for L (once, before anything else uses L). */
@@ -82,6 +84,23 @@ void sx_rt_clear_interrupt(lua_State *co);
  */
 void sx_rt_set_shutdown(lua_State *L, int idx);
 int sx_rt_shutdown(struct sx_rt *rt);
+
+/*
+ * The REPL's Ctrl-C stops only the foreground task (rt->foreground, its
+ * thread), from a signal handler too.  From then on every thread of that
+ * task that is resumed (the task's, and the user coroutines inside it)
+ * gets a hook that, after SX_RT_GRACE instructions (time to unwind the
+ * cancellation the task is given, through library cleanups and <close>
+ * handlers), yields when it can, so that the scheduler closes the task
+ * where it is, and otherwise raises "interrupted!" again every SX_RT_GRACE
+ * instructions: neither pcall nor a user coroutine can keep it alive.
+ * Threads being resumed when the signal comes (a busy loop) get the hook
+ * at once.  0 if there is no foreground task.
+ */
+#define SX_RT_GRACE 100000
+int sx_rt_interrupt_foreground(struct sx_rt *rt);
+/* 1 if co is the foreground task's thread and it must stop. */
+int sx_rt_stopping(const struct sx_rt *rt, const lua_State *co);
 
 /* Adds resume (coroutine.resume that records the thread as running). */
 void sx_rt_openlib(lua_State *L);

@@ -111,10 +111,14 @@ static int finished(const struct sx_task *t)
 
 /* ---- finishing -------------------------------------------------------- */
 
-/* An uncaught error: reported with its traceback, the run fails. */
+/*
+ * An uncaught error: reported with its traceback, the run fails (but not
+ * for the REPL's foreground chunk, whose errors are the user's answers).
+ */
 static void report(lua_State *L, struct sx_task *t)
 {
-    t->s->rt->failed = 1;
+    if (t->co != t->s->rt->foreground)
+        t->s->rt->failed = 1;
     sx_rt_report(L, t->co);
 }
 
@@ -186,6 +190,8 @@ static void close_thread(lua_State *L, struct sx_task *t)
 static void finish(lua_State *L, struct sx_task *t, enum task_state st)
 {
     struct sx_sched *s = t->s;
+    if (sx_rt_stopping(s->rt, t->co))
+        t->cancelled = 1; /* interrupted: never reported as a failure */
     t->state = t->cancelled ? T_CANCELLED : st;
     if (t->state == T_FAILED && !t->joined && !t->waiters)
         report(L, t);
@@ -200,6 +206,10 @@ static void finish(lua_State *L, struct sx_task *t, enum task_state st)
     keep_outcome(L, t);
     if (t->state != T_DONE)
         close_thread(L, t);
+    if (s->rt->foreground == t->co) {
+        s->rt->foreground = NULL;
+        s->rt->stopping = 0;
+    }
     t->co = NULL;
     sx_rt_task_ended(s->rt);
     /* last: the handle may be collected from here on */
@@ -229,7 +239,12 @@ static int resume_one(lua_State *L)
         int parked = nres >= 1 &&
                      lua_touserdata(t->co, -nres) == (void *)&sentinel;
         lua_pop(t->co, nres);
-        if (parked && !t->wake_pending) {
+        if (!parked && sx_rt_stopping(s->rt, t->co)) {
+            /* the interrupted foreground, yielding from its hook: closed
+             * where it is (a wait instead is cancelled, so that its
+             * continuation releases what it holds) */
+            finish(L, t, T_CANCELLED);
+        } else if (parked && !t->wake_pending) {
             t->state = T_PARKED;
         } else {
             t->wake_pending = 0;
@@ -456,6 +471,12 @@ int sx_task_cancel_all(lua_State *L, const char *reason)
     lua_pushcfunction(L, cancel_all);
     lua_pushstring(L, reason);
     return sx_rt_pcall(L, 1, 0);
+}
+
+lua_State *sx_task_thread(lua_State *L, int idx)
+{
+    struct sx_task *t = luaL_testudata(L, idx, TASK_MT);
+    return t && !finished(t) ? t->co : NULL;
 }
 
 static int task_status(lua_State *L)

@@ -50,6 +50,12 @@ int sx_task_raise_cancelled(lua_State *L, struct sx_task *t);
  */
 int sx_task_cancel_all(lua_State *L, const char *reason);
 
+/*
+ * The thread of the task whose handle is at idx, while it lives (NULL
+ * once it has finished, or for anything else): what rt->foreground holds.
+ */
+lua_State *sx_task_thread(lua_State *L, int idx);
+
 /* Schedules a parked task to resume; safe from any C callback. */
 void sx_task_wake(struct sx_task *t);
 

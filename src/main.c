@@ -19,6 +19,7 @@
 #include <lualib.h>
 
 #include "lembed.h"
+#include "lrepl.h"
 #include "lsandbox.h"
 #include "lstockx.h"
 #include "version.h" /* SX_VERSION, written by the Makefile */
@@ -33,14 +34,14 @@ int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
 enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION,
-           CMD_SETTINGS };
+           CMD_SETTINGS, CMD_REPL };
 
 struct cli {
     enum cmd cmd;
     const char *script;     /* file, or code for -e */
     const char *module;     /* an embedded command (stockx reprice), or NULL */
     int script_arg;         /* argv index of the script name */
-    int sandbox;            /* run --sandbox */
+    int sandbox;            /* run --sandbox, repl --sandbox */
     struct sx_config cfg;   /* defaults, then environment, then flags */
     struct sx_sandbox_opts sandbox_opts; /* stockx sandbox / run --sandbox */
     struct sx_sandbox *sb;               /* the running sandbox, or NULL */
@@ -51,6 +52,8 @@ static const char usage[] =
     "usage: stockx [options] run [--sandbox [sandbox options]] FILE [args...]\n"
     "       stockx [options] FILE [args...]\n"
     "       stockx [options] -e CODE [args...]\n"
+    "       stockx [options] repl [--sandbox [sandbox options]]\n"
+    "                          (also: stockx with no arguments on a terminal)\n"
     "       stockx sandbox [sandbox options]\n"
     "       stockx [options] reprice [--sandbox [sandbox options]] history AUDIT.jsonl [--since TIME]\n"
     "       stockx [options] reprice [--sandbox [sandbox options]] rollback AUDIT.jsonl [--since TIME]\n"
@@ -75,9 +78,9 @@ static void print_help(void)
     }
     fputs("  --grace SECONDS        on SIGINT/SIGTERM, scheduled runs may finish "
           "in this time (default 10)\n", stdout);
-    fputs("  --sandbox              (run) serve the StockX sandbox in-process "
-          "and point the client at it\n"
-          "\nsandbox options (stockx sandbox, and run --sandbox before FILE):\n"
+    fputs("  --sandbox              (run, repl) serve the StockX sandbox "
+          "in-process and point the client at it\n"
+          "\nsandbox options (stockx sandbox, and run/repl --sandbox):\n"
           SX_SANDBOX_USAGE
           "\nThe script's arguments are in `arg`, as with the lua command.\n",
           stdout);
@@ -220,7 +223,8 @@ static int parse_args(struct cli *o, int argc, char **argv)
             o->cmd = CMD_VERSION;
             return 0;
         }
-        if (!strcmp(a, "--sandbox") && o->cmd == CMD_RUN) {
+        if (!strcmp(a, "--sandbox") &&
+            (o->cmd == CMD_RUN || o->cmd == CMD_REPL)) {
             o->sandbox = 1;
             i++;
             if (sandbox_flags(o, argc, argv, &i, 0))
@@ -257,6 +261,12 @@ static int parse_args(struct cli *o, int argc, char **argv)
             o->cmd = CMD_RUN;
             continue;
         }
+        if (o->cmd == CMD_NONE && !strcmp(a, "repl")) {
+            o->cmd = CMD_REPL;
+            continue;
+        }
+        if (o->cmd == CMD_REPL)
+            return usage_error("repl takes no FILE:", a);
         if (a[0] == '-' && a[1])
             return usage_error("unknown option", a);
         o->cmd = CMD_RUN;
@@ -266,6 +276,8 @@ static int parse_args(struct cli *o, int argc, char **argv)
     }
     if (o->cmd == CMD_RUN)
         return usage_error("run needs a", "FILE");
+    if (o->cmd == CMD_NONE && isatty(0))
+        o->cmd = CMD_REPL;
     if (o->cmd == CMD_NONE)
         return usage_error("nothing to do", NULL);
     return 0;
@@ -405,6 +417,17 @@ static int start_script(lua_State *L)
         lua_pushstring(L, argv[i]);
     sx_task_spawn(L, n);
     lua_pop(L, 1);
+    return 0;
+}
+
+/* [-0, +0] The REPL's chunks find modules as -e code does; arg = {}. */
+static int start_repl(lua_State *L)
+{
+    setup_path(L, lua_touserdata(L, 1));
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "stockx");
+    lua_rawseti(L, -2, 0);
+    lua_setglobal(L, "arg");
     return 0;
 }
 
@@ -566,6 +589,9 @@ static int run(struct cli *o, struct event_base *base, lua_State *L,
         return st;
     if (o->cmd == CMD_SANDBOX)
         return serve_forever(base);
+    if (o->cmd == CMD_REPL)
+        return protected(L, start_repl, o, argv, argc) < 0 ? 1
+                                                           : sx_repl_run(rt);
     if (protected(L, start_script, o, argv, argc) < 0)
         return 1;
     return sx_rt_run(rt);

@@ -1,7 +1,8 @@
 /*
  * Structured event log: each event becomes one logfmt or JSON line, built
- * whole in a buffer and written with a single fwrite + fflush so lines
- * from different call sites never interleave.
+ * whole in a buffer and written with a single fwrite + fflush (or handed
+ * whole to the writer a program installed) so lines from different call
+ * sites never interleave.
  */
 #include "sx_log.h"
 
@@ -23,6 +24,11 @@ static struct {
     FILE *out; /* NULL means stderr */
     int erase; /* start each line by erasing a progress line */
 } log_cfg = { SX_LOG_INFO, 0, NULL, 0 };
+
+static struct {
+    void (*fn)(void *ud, FILE *out, const char *s, size_t n);
+    void *ud;
+} log_writer;
 
 void sx_log_setup(enum sx_log_level min, int json, FILE *out)
 {
@@ -272,6 +278,24 @@ static int log_line(struct sx_buf *b, const char *ts, const char *lvl,
     return log_build(b, ts, lvl, "log.overflow", too_long, 1);
 }
 
+void sx_log_set_writer(void (*fn)(void *ud, FILE *out, const char *s,
+                                  size_t n),
+                       void *ud)
+{
+    log_writer.fn = fn;
+    log_writer.ud = ud;
+}
+
+void sx_log_write(FILE *out, const char *s, size_t n)
+{
+    if (log_writer.fn != NULL) {
+        log_writer.fn(log_writer.ud, out, s, n);
+        return;
+    }
+    fwrite(s, 1, n, out);
+    fflush(out);
+}
+
 void sx_log(enum sx_log_level lvl, const char *event,
             const struct sx_log_field *fields, int n)
 {
@@ -285,9 +309,7 @@ void sx_log(enum sx_log_level lvl, const char *event,
     name = (unsigned)lvl < 4 ? level_names[lvl] : "error";
     log_timestamp(ts, sizeof(ts));
     sx_buf_init(&b, SX_LOG_LINE_MAX);
-    if (log_line(&b, ts, name, event ? event : "", fields, n) == 0) {
-        fwrite(b.data, 1, b.len, out);
-        fflush(out);
-    }
+    if (log_line(&b, ts, name, event ? event : "", fields, n) == 0)
+        sx_log_write(out, b.data, b.len);
     sx_buf_free(&b);
 }

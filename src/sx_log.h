@@ -47,4 +47,17 @@ int sx_log_format_parse(const char *s);
 void sx_log(enum sx_log_level lvl, const char *event,
             const struct sx_log_field *fields, int n);
 
+/*
+ * Where finished text goes: by default fwrite and fflush on the stream.  A
+ * program that keeps something on the terminal between lines (a prompt)
+ * installs a writer that moves it out of the way and back; fn NULL
+ * restores the default.  Every log line goes through sx_log_write, and so
+ * may other whole lines that must not tear that prompt (error reports,
+ * print).
+ */
+void sx_log_set_writer(void (*fn)(void *ud, FILE *out, const char *s,
+                                  size_t n),
+                       void *ud);
+void sx_log_write(FILE *out, const char *s, size_t n);
+
 #endif

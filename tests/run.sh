@@ -3,9 +3,11 @@
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
 # then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh, the
-# progress lines through a pty (tests/progress.sh), and tests/install.sh
-# (make install into a temporary DESTDIR, the man page, the completion, the
-# drift check).  Ends with "N passed, N failed".
+# scheduler's with real signals (tests/cli_schedule.sh), the progress lines
+# through a pty (tests/progress.sh), the REPL's through tmux
+# (tests/repl.sh), and tests/install.sh (make install into a temporary
+# DESTDIR, the man page, the completion, the drift check).  Ends with "N
+# passed, N failed".
 #
 # STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
 # the sandbox and the tests alike;
@@ -128,7 +130,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_hardening cli_sandbox cli_schedule progress install; do
+for c in cli cli_hardening cli_sandbox cli_schedule progress repl install; do
     run_cli $c
 done
 

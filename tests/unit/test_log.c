@@ -2,7 +2,7 @@
  * Unit tests for sx_log: exact logfmt and JSON lines (quoting, escaping,
  * raw values, skipped fields, invalid UTF-8 in JSON), the timestamp,
  * level filtering, the level/format parsers, the stderr default and the
- * erasing of a progress line.
+ * erasing of a progress line, the writer hook.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -280,8 +280,57 @@ static void test_default_stderr(void)
     fclose(tmp);
 }
 
+/* The writer hook: records what it is handed, in order. */
+struct seen {
+    int calls;
+    FILE *out;
+    char text[256];
+};
+
+static void record(void *ud, FILE *out, const char *s, size_t n)
+{
+    struct seen *w = ud;
+    size_t have = strlen(w->text);
+
+    w->calls++;
+    w->out = out;
+    if (have + n < sizeof(w->text)) {
+        memcpy(w->text + have, s, n);
+        w->text[have + n] = '\0';
+    }
+}
+
+static void test_writer(void)
+{
+    struct seen w;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&out, &len);
+
+    memset(&w, 0, sizeof(w));
+    sx_log_setup(SX_LOG_INFO, 0, fp);
+    sx_log_set_writer(record, &w);
+    sx_log(SX_LOG_WARN, "via.writer", NULL, 0);
+    sx_log(SX_LOG_DEBUG, "filtered", NULL, 0);
+    sx_log_write(stdout, "raw\n", 4);
+    test_cond("writer: each line whole, once", w.calls == 2);
+    test_cond("writer: the log line first",
+              strncmp(w.text, "ts=", 3) == 0 &&
+                  strstr(w.text, " level=warn event=via.writer\nraw\n"));
+    test_cond("writer: told the stream", w.out == stdout);
+    sx_log_set_writer(NULL, NULL);
+    sx_log(SX_LOG_WARN, "direct", NULL, 0);
+    sx_log_setup(SX_LOG_INFO, 0, NULL);
+    fclose(fp);
+    test_cond("writer: NULL restores the stream",
+              w.calls == 2 && out && strstr(out, "event=direct\n") &&
+                  !strstr(out, "via.writer"));
+    free(out);
+}
+
 int main(void)
 {
+    test_writer();
     test_default_stderr();
     test_text();
     test_json();
