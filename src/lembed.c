@@ -29,7 +29,8 @@ static int is_sandbox(const char *name)
 /* Pure modules both states may load (no client, no sandbox inside). */
 static int is_shared(const char *name)
 {
-    return strcmp(name, "stockx.money") == 0;
+    return strcmp(name, "stockx.money") == 0 ||
+           strcmp(name, "stockx.digest") == 0;
 }
 
 void sx_lembed_preload(lua_State *L, int sandbox)

@@ -22,6 +22,7 @@
 
 #include "ljson.h"
 #include "sx_buf.h"
+#include "sx_file.h"
 #include "sx_http.h"
 #include "sx_json.h"
 #include "sx_limiter.h"
@@ -480,38 +481,6 @@ static int l_listen(lua_State *L)
 /* ---- saving files ----------------------------------------------------- */
 
 /* Writes s[0..n) to fd; 0, or -1 with errno set. */
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Makes a rename in path's directory durable; failures do not matter. */
-static void sync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd;
-
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path + 1), path);
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 /*
  * save_file(path, data) -> true, or nil, message, errno (as io.open).
  * Replaces path atomically: data goes to a new file next to it whose name
@@ -524,31 +493,10 @@ static int l_save_file(lua_State *L)
     size_t n;
     const char *path = luaL_checkstring(L, 1);
     const char *data = luaL_checklstring(L, 2, &n);
-    char tmp[PATH_MAX];
-    int fd, saved;
-
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
-        errno = ENAMETOOLONG;
+    if (sx_file_replace(path, data, n) < 0)
         return luaL_fileresult(L, 0, path);
-    }
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-        return luaL_fileresult(L, 0, path);
-    if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
-        saved = errno;
-        close(fd);
-        goto err;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        saved = errno;
-        goto err;
-    }
-    sync_dir(path);
     lua_pushboolean(L, 1);
     return 1;
-err:
-    unlink(tmp);
-    errno = saved;
-    return luaL_fileresult(L, 0, path);
 }
 
 /* now() -> seconds (float) on a monotonic clock, for durations only. */

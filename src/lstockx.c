@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -25,6 +26,7 @@
 #include "version.h" /* SX_VERSION, written by the Makefile */
 #include "ltask.h"
 #include "sx_buf.h"
+#include "sx_file.h"
 #include "sx_client.h"
 #include "sx_http.h"
 #include "sx_log.h"
@@ -439,6 +441,72 @@ static int l_reason(lua_State *L)
     return 1;
 }
 
+/* ---- private files (OAuth tokens) ----------------------------------- */
+
+#define LOCK_MT "stockx.lock"
+
+/* core.save_private(path, data) -> true | nil, message: atomic, 0600. */
+static int l_save_private(lua_State *L)
+{
+    size_t n;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &n);
+    if (sx_file_replace(path, data, n) < 0)
+        return luaL_fileresult(L, 0, path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/*
+ * core.lock(path) -> a lock (held until :unlock(), <close> or collection)
+ * | false when another process holds it | nil, message.  Never blocks:
+ * callers retry after a short sleep.
+ */
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int *fd = lua_newuserdatauv(L, sizeof *fd, 0);
+    *fd = -1;
+    luaL_setmetatable(L, LOCK_MT);
+    if ((*fd = sx_file_lock(path)) < 0) {
+        if (errno == EWOULDBLOCK) {
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        return luaL_fileresult(L, 0, path);
+    }
+    return 1;
+}
+
+static int lock_unlock(lua_State *L)
+{
+    int *fd = luaL_checkudata(L, 1, LOCK_MT);
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+/* core.random(n) -> n bytes from the kernel's CSPRNG (1..256). */
+static int l_random(lua_State *L)
+{
+    unsigned char buf[256];
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= (lua_Integer)sizeof buf, 1,
+                  "between 1 and 256");
+    size_t got = 0;
+    while (got < (size_t)n) {
+        ssize_t r = getrandom(buf + got, (size_t)n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return luaL_error(L, "getrandom: %s", strerror(errno));
+        got += (size_t)r;
+    }
+    lua_pushlstring(L, (const char *)buf, (size_t)n);
+    return 1;
+}
+
 /* core.clock() -> wall (UTC seconds), boot (seconds since boot). */
 static int l_clock(lua_State *L)
 {
@@ -467,6 +535,9 @@ static const luaL_Reg core_funcs[] = {
     {"where", l_where},
     {"set_error_mt", l_set_error_mt},
     {"clock", l_clock},
+    {"save_private", l_save_private},
+    {"lock", l_lock},
+    {"random", l_random},
     {"graceful", l_graceful},
     {NULL, NULL}};
 
@@ -474,6 +545,16 @@ int luaopen_stockx_core(lua_State *L)
 {
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &errmt_key);
+    luaL_newmetatable(L, LOCK_MT);
+    lua_pushcfunction(L, lock_unlock);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, lock_unlock);
+    lua_setfield(L, -2, "__close");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, lock_unlock);
+    lua_setfield(L, -2, "unlock");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     luaL_newlib(L, core_funcs);
     sx_lrequest_openlib(L);
     sx_lconfig_openlib(L);

@@ -104,7 +104,7 @@ check_sandbox() {
         requires "$f" | while read -r line mod; do
             sed -n "${line}p" "$f" | grep -q '^[[:space:]]*--' && continue
             case $mod in
-            stockx.server|stockx.money|stockx.sandbox|stockx.sandbox.*) ;;
+            stockx.server|stockx.money|stockx.digest|stockx.sandbox|stockx.sandbox.*) ;;
             stockx|stockx.*)
                 echo "$f:$line: the sandbox requires the client module \"$mod\"" ;;
             esac
