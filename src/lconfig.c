@@ -52,8 +52,8 @@ static int set_rate_table(lua_State *L, struct sx_config *k, int i,
     return sx_config_set_rate(k, v[0], v[1], v[2], err, errlen);
 }
 
-/* Sets o from the value at index i; -1 with err. */
-static int set_one(lua_State *L, struct sx_config *k, const struct sx_opt *o,
+/* Sets o from the value at index i; -1 with err (see lconfig.h). */
+int sx_lconfig_set(lua_State *L, struct sx_config *k, const struct sx_opt *o,
                    int i, char *err, size_t errlen)
 {
     size_t len = 0;
@@ -105,7 +105,8 @@ static void apply(lua_State *L, struct sx_config *k, int i,
         } else if (!o || (!*group && strchr(name, '.'))) {
             lua_pushfstring(L, "unknown setting '%s'", name);
             fail(L, lua_tostring(L, -1));
-        } else if (set_one(L, k, o, lua_gettop(L), err, sizeof err) < 0) {
+        } else if (sx_lconfig_set(L, k, o, lua_gettop(L), err,
+                                  sizeof err) < 0) {
             fail(L, err);
         }
         lua_pop(L, 1);
@@ -142,6 +143,7 @@ static void push_value(lua_State *L, const struct sx_config *k,
         break;
     case SX_OPT_URL:
     case SX_OPT_FILE:
+    case SX_OPT_STRING:
         lua_pushstring(L, sx_config_string(k, o));
         break;
     case SX_OPT_COUNT:

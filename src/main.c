@@ -18,6 +18,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "lconffile.h"
 #include "lembed.h"
 #include "lrepl.h"
 #include "lsandbox.h"
@@ -34,7 +35,7 @@ int luaopen_cjson(lua_State *L);
 int luaopen_cjson_safe(lua_State *L);
 
 enum cmd { CMD_NONE, CMD_RUN, CMD_EVAL, CMD_SANDBOX, CMD_HELP, CMD_VERSION,
-           CMD_SETTINGS, CMD_REPL };
+           CMD_SETTINGS, CMD_REPL, CMD_CONFIG };
 
 struct cli {
     enum cmd cmd;
@@ -42,7 +43,11 @@ struct cli {
     const char *module;     /* an embedded command (stockx reprice), or NULL */
     int script_arg;         /* argv index of the script name */
     int sandbox;            /* run --sandbox, repl --sandbox */
-    struct sx_config cfg;   /* defaults, then environment, then flags */
+    struct sx_config cfg;   /* defaults, config file, environment, flags */
+    struct sx_conffile file;   /* the config file read, where each came from */
+    const char *config_path;   /* --config FILE, or NULL */
+    const char *profile;       /* --profile NAME, or NULL */
+    int flag_at[64], nflags;   /* argv indices of the settings' flags */
     struct sx_sandbox_opts sandbox_opts; /* stockx sandbox / run --sandbox */
     struct sx_sandbox *sb;               /* the running sandbox, or NULL */
     double grace;           /* --grace: seconds scheduled runs may finish in */
@@ -58,6 +63,7 @@ static const char usage[] =
     "       stockx [options] reprice [--sandbox [sandbox options]] history AUDIT.jsonl [--since TIME]\n"
     "       stockx [options] reprice [--sandbox [sandbox options]] rollback AUDIT.jsonl [--since TIME]\n"
     "       stockx cron EXPR [--tz ZONE] [--count N] [--from TIME]\n"
+    "       stockx [options] config [--profile NAME]\n"
     "       stockx --help | --version\n"
     "       stockx --settings   (the settings table, as markdown)\n";
 
@@ -76,6 +82,10 @@ static void print_help(void)
             printf(" [env %s]", o->env);
         putchar('\n');
     }
+    fputs("  --config FILE          the config file (default "
+          "$XDG_CONFIG_HOME/stockx/config.lua) [env STOCKX_CONFIG]\n"
+          "  --profile NAME         apply this profile of the config file "
+          "[env STOCKX_PROFILE]\n", stdout);
     fputs("  --grace SECONDS        on SIGINT/SIGTERM, scheduled runs may finish "
           "in this time (default 10)\n", stdout);
     fputs("  --sandbox              (run, repl) serve the StockX sandbox "
@@ -91,7 +101,7 @@ static void print_settings(void)
 {
     static const char *const types[] = {"URL", "secret", "file", "seconds",
                                         "integer", "rate", "level", "format",
-                                        "boolean"};
+                                        "boolean", "string"};
     puts("| setting | type | range | default | flag | environment | meaning |");
     puts("|---|---|---|---|---|---|---|");
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
@@ -115,21 +125,30 @@ static int usage_error(const char *msg, const char *what)
 
 /* ---- command line ----------------------------------------------------- */
 
-/* A global option with a value; 1 if argv[*i] was one, -1 on error. */
+/*
+ * A global option: a setting's flag (recorded, applied after the config
+ * file and the environment by build_config), --config or --profile.  1 if
+ * argv[*i] was one, -1 on error.
+ */
 static int global_flag(struct cli *o, int argc, char **argv, int *i)
 {
-    char err[300];
     const struct sx_opt *opt = sx_config_find_flag(argv[*i]);
-    if (!opt)
+    const char **file = !strcmp(argv[*i], "--config") ? &o->config_path
+                        : !strcmp(argv[*i], "--profile") ? &o->profile
+                                                         : NULL;
+    if (!opt && !file)
         return 0;
-    if (opt->type == SX_OPT_BOOL) /* a flag alone: on */
-        return sx_config_set_text(&o->cfg, opt, "true", 4, err, sizeof err)
-               < 0 ? -1 : 1;
+    if (opt && o->nflags == (int)(sizeof o->flag_at / sizeof *o->flag_at))
+        return usage_error("too many options at", argv[*i]), -1;
+    if (opt)
+        o->flag_at[o->nflags++] = *i;
+    if (opt && opt->type == SX_OPT_BOOL) /* a flag alone: on */
+        return 1;
     if (*i + 1 >= argc)
         return usage_error("missing value for", argv[*i]), -1;
-    const char *v = argv[++*i];
-    if (sx_config_set_text(&o->cfg, opt, v, strlen(v), err, sizeof err) < 0)
-        return fprintf(stderr, "stockx: %s: %s\n", argv[*i - 1], err), -1;
+    ++*i;
+    if (file)
+        *file = argv[*i];
     return 1;
 }
 
@@ -151,22 +170,53 @@ static int grace_flag(struct cli *o, int argc, char **argv, int *i)
     return 0;
 }
 
-/* Defaults, then the environment variables of the settings table. */
-static int config_from_env(struct sx_config *k)
+/* The environment variables of the settings table (v NULL: the URLs'
+ * defaults). */
+static int config_from_env(struct cli *c, int defaults)
 {
     char err[300];
-    sx_config_defaults(k);
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
-        const char *v = o->env ? getenv(o->env) : NULL;
-        if (o->type == SX_OPT_URL && (!v || !*v))
-            v = o->def;
+        const char *v = defaults ? (o->type == SX_OPT_URL ? o->def : NULL)
+                                 : o->env ? getenv(o->env) : NULL;
         if (!v || !*v)
             continue;
-        if (sx_config_set_text(k, o, v, strlen(v), err, sizeof err) < 0) {
+        if (sx_config_set_text(&c->cfg, o, v, strlen(v), err, sizeof err)) {
             fprintf(stderr, "stockx: %s: %s\n", o->env ? o->env : o->name,
                     err);
             return -1;
         }
+        if (!defaults)
+            sx_conffile_mark(&c->file, o, SX_SRC_ENV);
+    }
+    return 0;
+}
+
+static const char *env_or(const char *v, const char *name)
+{
+    v = v ? v : getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Defaults < the config file (its profile) < environment < flags. */
+static int build_config(struct cli *o, char **argv)
+{
+    char err[600];
+    const char *path = env_or(o->config_path, "STOCKX_CONFIG");
+    if (config_from_env(o, 1) < 0)
+        return -1;
+    if (sx_conffile_load(&o->file, &o->cfg, path,
+                         env_or(o->profile, "STOCKX_PROFILE"), err,
+                         sizeof err) < 0)
+        return fprintf(stderr, "stockx: %s\n", err), -1;
+    if (config_from_env(o, 0) < 0)
+        return -1;
+    for (int n = 0; n < o->nflags; n++) {
+        int i = o->flag_at[n];
+        const struct sx_opt *opt = sx_config_find_flag(argv[i]);
+        const char *v = opt->type == SX_OPT_BOOL ? "true" : argv[i + 1];
+        if (sx_config_set_text(&o->cfg, opt, v, strlen(v), err, sizeof err))
+            return fprintf(stderr, "stockx: %s: %s\n", argv[i], err), -1;
+        sx_conffile_mark(&o->file, opt, SX_SRC_FLAG);
     }
     return 0;
 }
@@ -265,8 +315,13 @@ static int parse_args(struct cli *o, int argc, char **argv)
             o->cmd = CMD_REPL;
             continue;
         }
-        if (o->cmd == CMD_REPL)
-            return usage_error("repl takes no FILE:", a);
+        if (o->cmd == CMD_NONE && !strcmp(a, "config")) {
+            o->cmd = CMD_CONFIG;
+            continue;
+        }
+        if (o->cmd == CMD_REPL || o->cmd == CMD_CONFIG)
+            return usage_error(o->cmd == CMD_REPL ? "repl takes no FILE:"
+                               : "config takes no argument:", a);
         if (a[0] == '-' && a[1])
             return usage_error("unknown option", a);
         o->cmd = CMD_RUN;
@@ -650,9 +705,11 @@ int main(int argc, char **argv)
     struct cli o;
     memset(&o, 0, sizeof o);
     o.grace = 10;
-    if (config_from_env(&o.cfg) < 0)
-        return 2;
+    sx_config_defaults(&o.cfg);
     int rc = parse_args(&o, argc, argv);
+    if (!rc && o.cmd != CMD_HELP && o.cmd != CMD_SETTINGS &&
+        o.cmd != CMD_VERSION && build_config(&o, argv) < 0)
+        rc = 2;
     if (rc) {
         sx_config_free(&o.cfg);
         return rc;
@@ -666,8 +723,11 @@ int main(int argc, char **argv)
         sx_config_free(&o.cfg);
         return 0;
     }
-    if (o.cmd == CMD_VERSION) {
-        print_version();
+    if (o.cmd == CMD_VERSION || o.cmd == CMD_CONFIG) {
+        if (o.cmd == CMD_VERSION)
+            print_version();
+        else
+            sx_conffile_report(&o.file, &o.cfg, stdout);
         sx_config_free(&o.cfg);
         return 0;
     }

@@ -62,7 +62,15 @@ const struct sx_opt sx_config_opts[] = {
      "--log-format", "STOCKX_LOG_FORMAT", "text (logfmt) or json"},
     {"dry_run", SX_OPT_BOOL, OFF(dry_run), 0, 0, "false", "--dry-run",
      "STOCKX_DRY_RUN", "POST, PUT, PATCH and DELETE are logged, not sent"},
+    /* OAuth client credentials, for the token refresh */
+    {"client_id", SX_OPT_STRING, OFF(client_id), 0, 0, NULL, NULL,
+     "STOCKX_CLIENT_ID", "OAuth client ID"},
+    {"client_secret", SX_OPT_SECRET, OFF(client_secret), 0, 0, NULL, NULL,
+     "STOCKX_CLIENT_SECRET", "OAuth client secret"},
     {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
+
+const size_t sx_config_nopts =
+    sizeof sx_config_opts / sizeof *sx_config_opts - 1;
 
 const struct sx_opt *sx_config_find(const char *name)
 {
@@ -104,7 +112,7 @@ static void wipe_free(char *s)
 int sx_config_is_string(const struct sx_opt *o)
 {
     return o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
-           o->type == SX_OPT_FILE;
+           o->type == SX_OPT_FILE || o->type == SX_OPT_STRING;
 }
 
 void sx_config_free(struct sx_config *k)
@@ -314,4 +322,70 @@ const char *sx_config_string(const struct sx_config *k,
                              const struct sx_opt *o)
 {
     return *(char *const *)(const void *)((const char *)k + o->offset);
+}
+
+const char *sx_config_format(const struct sx_config *k,
+                             const struct sx_opt *o, char *buf, size_t len)
+{
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+    const char *s = sx_config_is_string(o) ? sx_config_string(k, o) : NULL;
+    const int *flag = (const int *)(const void *)((const char *)k +
+                                                  o->offset);
+    if (o->type == SX_OPT_SECRET)
+        snprintf(buf, len, "%s", s ? "(set)" : "(not set)");
+    else if (sx_config_is_string(o))
+        snprintf(buf, len, "%s", s ? s : "(not set)");
+    else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
+        snprintf(buf, len, "%.15g", sx_config_number(k, o));
+    else if (o->type == SX_OPT_RATE && !k->rate_on)
+        snprintf(buf, len, "off");
+    else if (o->type == SX_OPT_RATE)
+        snprintf(buf, len, "%.15g/%.15gs burst %.15g", k->rate, k->period,
+                 k->burst);
+    else if (o->type == SX_OPT_LEVEL)
+        snprintf(buf, len, "%s", levels[k->log_level & 3]);
+    else if (o->type == SX_OPT_FORMAT)
+        snprintf(buf, len, "%s", k->log_json ? "json" : "text");
+    else
+        snprintf(buf, len, "%s", *flag ? "true" : "false");
+    return buf;
+}
+
+/* Levenshtein distance of two short names, capped at 9. */
+static int distance(const char *a, const char *b)
+{
+    int d[32], n = (int)strlen(b), prev, tmp;
+    if (n > 30 || strlen(a) > 30)
+        return 9;
+    for (int j = 0; j <= n; j++)
+        d[j] = j;
+    for (int i = 1; a[i - 1]; i++) {
+        prev = d[0];
+        d[0] = i;
+        for (int j = 1; j <= n; j++) {
+            tmp = d[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            if (d[j] + 1 < best)
+                best = d[j] + 1;
+            if (d[j - 1] + 1 < best)
+                best = d[j - 1] + 1;
+            d[j] = best;
+            prev = tmp;
+        }
+    }
+    return d[n];
+}
+
+const char *sx_config_suggest(const char *s, const char *const *names)
+{
+    const char *best = NULL;
+    int bestd = 3;
+    for (; *names; names++) {
+        int dd = distance(s, *names);
+        if (dd < bestd) {
+            bestd = dd;
+            best = *names;
+        }
+    }
+    return best;
 }

@@ -29,6 +29,9 @@ struct sx_config {
     int log_level;           /* enum sx_log_level */
     int log_json;
     int dry_run;             /* writes are logged, not sent */
+    /* OAuth client credentials (the config file, the environment) */
+    char *client_id;
+    char *client_secret;
 };
 
 enum sx_opt_type {
@@ -40,7 +43,8 @@ enum sx_opt_type {
     SX_OPT_RATE,    /* "N/Ps" or "off" */
     SX_OPT_LEVEL,   /* debug, info, warn, error */
     SX_OPT_FORMAT,  /* text, json */
-    SX_OPT_BOOL     /* true/false (on the command line: a flag alone) */
+    SX_OPT_BOOL,    /* true/false (on the command line: a flag alone) */
+    SX_OPT_STRING   /* plain text, no control characters */
 };
 
 struct sx_opt {
@@ -54,8 +58,9 @@ struct sx_opt {
     const char *doc;    /* one line */
 };
 
-/* The table, ended by an entry with a NULL name. */
+/* The table, ended by an entry with a NULL name; its length. */
 extern const struct sx_opt sx_config_opts[];
+extern const size_t sx_config_nopts;
 
 /* The descriptor named name ("retry.max_attempts"), flag or NULL. */
 const struct sx_opt *sx_config_find(const char *name);
@@ -89,5 +94,15 @@ double sx_config_number(const struct sx_config *k, const struct sx_opt *o);
 /* A string setting (URL, secret, file), or NULL. */
 const char *sx_config_string(const struct sx_config *k,
                              const struct sx_opt *o);
+
+/*
+ * The value of o as text, for `stockx config`: a secret is only "(set)"
+ * or "(not set)", never any part of it.  Returns buf.
+ */
+const char *sx_config_format(const struct sx_config *k,
+                             const struct sx_opt *o, char *buf, size_t len);
+
+/* The name nearest to s (at most 2 edits away), or NULL: "did you mean". */
+const char *sx_config_suggest(const char *s, const char *const *names);
 
 #endif

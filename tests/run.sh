@@ -2,7 +2,8 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh and tests/cli_sandbox.sh, the
+# then the CLI checks in tests/cli.sh, tests/cli_config.sh (the config
+# file) and tests/cli_sandbox.sh, the
 # scheduler's with real signals (tests/cli_schedule.sh), the progress lines
 # through a pty (tests/progress.sh), the REPL's through tmux
 # (tests/repl.sh), and tests/install.sh (make install into a temporary
@@ -21,6 +22,10 @@ tmp=$(mktemp -d /tmp/stockx-test.XXXXXX)
 passed=0
 failed=0
 sandbox_pid=
+# No test may read the user's own config file (~/.config/stockx/config.lua).
+mkdir -p "$tmp/xdg-config"
+export XDG_CONFIG_HOME="$tmp/xdg-config"
+unset STOCKX_CONFIG STOCKX_PROFILE
 
 cleanup() {
     [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
@@ -130,7 +135,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_hardening cli_sandbox cli_schedule progress repl install; do
+for c in cli cli_config cli_hardening cli_sandbox cli_schedule progress repl install; do
     run_cli $c
 done
 
@@ -158,7 +163,8 @@ echo "== sandbox shutdown"
 stop_sandbox
 
 # Secrets must never reach logs, errors or test output.
-if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" "$tmp/all-output"; then
+if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" -e cfgtest-key-7f3a91 \
+    -e cfgtest-client-secret-52bd0e "$tmp/all-output"; then
     echo "not ok - a secret appeared in the output of the tests"
     failed=$((failed + 1))
 else

@@ -161,6 +161,44 @@ static void test_strings(void)
     test_cond("free clears", k.access_token == NULL && k.base_url == NULL);
 }
 
+/* sx_config_format (stockx config) and sx_config_suggest ("did you mean"). */
+static void test_format(void)
+{
+    struct sx_config k;
+    char err[300], buf[64];
+    static const char *const names[] = {"timeout", "max_idle",
+                                        "retry.max_attempts", NULL};
+    sx_config_defaults(&k);
+    test_cond("format: a number",
+              !strcmp(sx_config_format(&k, sx_config_find("timeout"), buf,
+                                       sizeof buf), "30"));
+    test_cond("format: the rate",
+              !strcmp(sx_config_format(&k, sx_config_find("rate"), buf,
+                                       sizeof buf), "1/1s burst 1"));
+    test_cond("format: an unset secret",
+              !strcmp(sx_config_format(&k, sx_config_find("client_secret"),
+                                       buf, sizeof buf), "(not set)"));
+    test_cond("client_secret is a secret, client_id a string",
+              sx_config_find("client_secret")->type == SX_OPT_SECRET &&
+                  sx_config_find("client_id")->type == SX_OPT_STRING);
+    set(&k, "client_secret", "hush-1234", err, sizeof err);
+    set(&k, "client_id", "me", err, sizeof err);
+    test_cond("format: a secret is only (set)",
+              !strcmp(sx_config_format(&k, sx_config_find("client_secret"),
+                                       buf, sizeof buf), "(set)"));
+    test_cond("format: client_id",
+              !strcmp(sx_config_format(&k, sx_config_find("client_id"), buf,
+                                       sizeof buf), "me"));
+    test_cond("client_id refuses control characters",
+              set(&k, "client_id", "a\nb", err, sizeof err) < 0);
+    sx_config_free(&k);
+    test_cond("suggest: one letter off",
+              !strcmp(sx_config_suggest("timout", names), "timeout"));
+    test_cond("suggest: in a group", !strcmp(sx_config_suggest(
+        "retry.max_atempts", names), "retry.max_attempts"));
+    test_cond("suggest: nothing near", !sx_config_suggest("colour", names));
+}
+
 int main(void)
 {
     test_table();
@@ -168,5 +206,6 @@ int main(void)
     test_numbers();
     test_rate();
     test_strings();
+    test_format();
     return test_report();
 }
