@@ -158,6 +158,15 @@ local function check_opts(fname, o)
   check(fname, 1, "download", o.download, "string", true)
 end
 
+-- stockx.auth when the access token comes from the token file, else false.
+local auth_mod
+local function managed_auth()
+  if auth_mod == nil then
+    auth_mod = require "stockx.auth"
+  end
+  return auth_mod.active() and auth_mod
+end
+
 -- The one path to core.request: encodes the query and a table body.
 local function send(fname, method, path, query, headers, body, timeout,
                     idempotent, download)
@@ -170,8 +179,18 @@ local function send(fname, method, path, query, headers, body, timeout,
       headers = h
     end
   end
-  return core.request(method, path, query, headers, body, timeout, idempotent,
-    download, fname)
+  -- API paths (not absolute URLs) under tokens from `stockx login`: the
+  -- token is refreshed before it expires, and once after a 401
+  local auth = path and not path:find("^%a[%w+.-]*://") and managed_auth()
+  if auth then auth.before() end
+  local token = auth and auth.current()
+  local res, err = core.request(method, path, query, headers, body, timeout,
+    idempotent, download, fname)
+  if auth and res and res.status == 401 and auth.after_401(token) then
+    res, err = core.request(method, path, query, headers, body, timeout,
+      idempotent, download, fname)
+  end
+  return res, err
 end
 
 --- Low-level request: returns res for any HTTP status, or nil, err for a

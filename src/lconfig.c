@@ -201,6 +201,22 @@ static int l_settings(lua_State *L)
     return 1;
 }
 
+/*
+ * core.secret(name) -> the current value of a secret setting (api_key,
+ * access_token, client_secret), or nil: for the library's OAuth code,
+ * which must send the client secret; settings() never shows them.
+ */
+static int l_secret(lua_State *L)
+{
+    const struct sx_config *k = sx_client_config(sx_rt_get(L)->client);
+    const struct sx_opt *o = sx_config_find(luaL_checkstring(L, 1));
+    const char *v;
+    luaL_argcheck(L, o && o->type == SX_OPT_SECRET, 1, "not a secret setting");
+    v = sx_config_string(k, o);
+    lua_pushstring(L, v);
+    return 1;
+}
+
 void sx_lconfig_openlib(lua_State *L)
 {
     if (luaL_newmetatable(L, CONFIG_MT)) {
@@ -210,6 +226,8 @@ void sx_lconfig_openlib(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_configure);
     lua_setfield(L, -2, "configure");
+    lua_pushcfunction(L, l_secret);
+    lua_setfield(L, -2, "secret");
     lua_pushcfunction(L, l_settings);
     lua_setfield(L, -2, "settings");
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -487,6 +488,28 @@ static int lock_unlock(lua_State *L)
     return 0;
 }
 
+/* core.mkdirs(path) -> true | nil, message: path and its parents, 0700. */
+static int l_mkdirs(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return luaL_error(L, "mkdirs: bad path");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return luaL_fileresult(L, 0, buf);
+        buf[i] = c;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.random(n) -> n bytes from the kernel's CSPRNG (1..256). */
 static int l_random(lua_State *L)
 {
@@ -538,6 +561,7 @@ static const luaL_Reg core_funcs[] = {
     {"save_private", l_save_private},
     {"lock", l_lock},
     {"random", l_random},
+    {"mkdirs", l_mkdirs},
     {"graceful", l_graceful},
     {NULL, NULL}};
 

@@ -22,6 +22,7 @@
 #include "lembed.h"
 #include "lrepl.h"
 #include "lsandbox.h"
+#include "lserver.h"
 #include "lstockx.h"
 #include "version.h" /* SX_VERSION, written by the Makefile */
 #include "ltask.h"
@@ -63,6 +64,8 @@ static const char usage[] =
     "       stockx [options] reprice [--sandbox [sandbox options]] history AUDIT.jsonl [--since TIME]\n"
     "       stockx [options] reprice [--sandbox [sandbox options]] rollback AUDIT.jsonl [--since TIME]\n"
     "       stockx cron EXPR [--tz ZONE] [--count N] [--from TIME]\n"
+    "       stockx [options] login [--port N] [--no-browser]\n"
+    "       stockx [options] logout\n"
     "       stockx [options] config [--profile NAME]\n"
     "       stockx --help | --version\n"
     "       stockx --settings   (the settings table, as markdown)\n";
@@ -204,6 +207,9 @@ static int build_config(struct cli *o, char **argv)
     const char *path = env_or(o->config_path, "STOCKX_CONFIG");
     if (config_from_env(o, 1) < 0)
         return -1;
+    /* the profile also names the OAuth token file (lua/stockx/auth.lua) */
+    if (o->profile && setenv("STOCKX_PROFILE", o->profile, 1) < 0)
+        return perror("stockx: setenv"), -1;
     if (sx_conffile_load(&o->file, &o->cfg, path,
                          env_or(o->profile, "STOCKX_PROFILE"), err,
                          sizeof err) < 0)
@@ -239,7 +245,9 @@ static const char *embedded_command(const char *name)
 {
     static const char *const cmds[][2] = {
         {"reprice", "stockx.cmd.reprice"},
-        {"cron", "stockx.cmd.cron"}};
+        {"cron", "stockx.cmd.cron"},
+        {"login", "stockx.cmd.login"},
+        {"logout", "stockx.cmd.logout"}};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(name, cmds[i][0]))
             return cmds[i][1];
@@ -353,6 +361,7 @@ static const luaL_Reg c_modules[] = {
     {"cjson", luaopen_cjson},
     {"cjson.safe", luaopen_cjson_safe},
     {"stockx.core", luaopen_stockx_core},
+    {"stockx.server", luaopen_stockx_server}, /* stockx login's callback */
     {NULL, NULL}};
 
 /* Registers the C modules and the embedded Lua ones in package.preload. */
@@ -407,19 +416,27 @@ static void setup_path(lua_State *L, const struct cli *o)
     lua_pop(L, 1);
 }
 
-/* [-0, +0] stockx.configure{base_url=, api_key=, access_token=}. */
+/* [-0, +0] stockx.configure{base_url=, api_key=, access_token=, the OAuth
+ * server and client}. */
 static int point_at_sandbox(lua_State *L)
 {
     struct sx_sandbox *sb = lua_touserdata(L, 1);
     lua_getglobal(L, "stockx");
     lua_getfield(L, -1, "configure");
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, sx_sandbox_url(sb));
     lua_setfield(L, -2, "base_url");
     lua_pushstring(L, sx_sandbox_api_key(sb));
     lua_setfield(L, -2, "api_key");
     lua_pushstring(L, sx_sandbox_access_token(sb));
     lua_setfield(L, -2, "access_token");
+    /* its OAuth server and client (lua/stockx/sandbox/oauth.lua's defaults) */
+    lua_pushstring(L, sx_sandbox_url(sb));
+    lua_setfield(L, -2, "auth_url");
+    lua_pushliteral(L, "sandbox-client-id");
+    lua_setfield(L, -2, "client_id");
+    lua_pushliteral(L, "sandbox-client-secret");
+    lua_setfield(L, -2, "client_secret");
     lua_call(L, 1, 0);
     return 0;
 }
@@ -676,6 +693,7 @@ static int run_all(struct cli *o, int argc, char **argv)
     }
     luaL_openlibs(L);
     preload(L);
+    sx_lserver_set_base(L, base);
     sigev = catch_signals(base, rt, o->grace);
     status = run(o, base, L, rt, argc, argv);
     if (interrupted && o->cmd == CMD_SANDBOX) {

@@ -67,6 +67,8 @@ const struct sx_opt sx_config_opts[] = {
      "STOCKX_CLIENT_ID", "OAuth client ID"},
     {"client_secret", SX_OPT_SECRET, OFF(client_secret), 0, 0, NULL, NULL,
      "STOCKX_CLIENT_SECRET", "OAuth client secret"},
+    {"auth_url", SX_OPT_URL, OFF(auth_url), 0, 0, "https://accounts.stockx.com",
+     NULL, "STOCKX_AUTH_URL", "OAuth server: /oauth/token, /authorize"},
     {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 const size_t sx_config_nopts =

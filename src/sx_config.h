@@ -32,6 +32,7 @@ struct sx_config {
     /* OAuth client credentials (the config file, the environment) */
     char *client_id;
     char *client_secret;
+    char *auth_url;         /* the OAuth server (token, authorize) */
 };
 
 enum sx_opt_type {

@@ -80,13 +80,13 @@ has out "^200 200 200 429$" "both apply"
 # ---- its own Lua state -----------------------------------------------------
 cat > "$t/globals.lua" <<'LUA'
 print("sandbox module loaded here:", package.loaded["stockx.sandbox"] ~= nil)
-print("stockx.server here:", (pcall(require, "stockx.server")))
+print("stockx.server loaded here:", package.loaded["stockx.server"] ~= nil)
 table.concat, string.format, pairs = nil, nil, nil
 print(stockx.request { path = "/selling/listings" }.status)
 LUA
 run 0 "run --sandbox: a script that clobbers globals" run --sandbox "$t/globals.lua"
 has out "sandbox module loaded here:	false" "the sandbox is not loaded in the script's state"
-has out "stockx.server here:	false" "nor is its server module"
+has out "stockx.server loaded here:	false" "nor is its server module (stockx login may load one of its own)"
 has out "^200$" "and the sandbox does not see the script's globals"
 
 # ---- stockx sandbox: many faults, URL line, SIGTERM ------------------------
