@@ -27,7 +27,8 @@ const char *sx_client_err_name(enum sx_err e)
 {
     static const char *const names[] = {
         "ok", "timeout", "connect", "tls", "dns", "reset", "url", "io",
-        "too_large", "cancelled", "transport", "quota_exhausted"};
+        "too_large", "cancelled", "transport", "quota_exhausted",
+        "rate_limited"};
     return (unsigned)e < sizeof names / sizeof *names ? names[e]
                                                       : "transport";
 }

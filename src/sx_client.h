@@ -29,7 +29,8 @@ enum sx_err {
     SX_E_TOO_LARGE, /* "too_large": body over the max_body cap */
     SX_E_CANCELLED, /* "cancelled": the client shut down */
     SX_E_OTHER,     /* "transport" */
-    SX_E_QUOTA      /* "quota_exhausted": the day's quota is spent */
+    SX_E_QUOTA,     /* "quota_exhausted": the day's quota is spent */
+    SX_E_RATE       /* "rate_limited": a shared 429 pause is too long */
 };
 const char *sx_client_err_name(enum sx_err e);
 

@@ -125,11 +125,15 @@ int sx_queue_empty(const struct sx_client *c);
 void sx_queue_stats(const struct sx_client *c, struct sx_stats *out);
 
 /* sx_share.c: the limiter shared through the state file */
-enum sx_share_rc { SX_SHARE_OFF, SX_SHARE_BUSY, SX_SHARE_SLOT, SX_SHARE_QUOTA };
+enum sx_share_rc {
+    SX_SHARE_OFF, SX_SHARE_BUSY, SX_SHARE_SLOT, SX_SHARE_QUOTA,
+    SX_SHARE_PENALTY /* another process's 429 pause > max_retry_after */
+};
 int64_t sx_share_now_ns(void); /* CLOCK_MONOTONIC */
 /*
  * Reserves a slot for one request to the base URL: SLOT (*slot_ns),
- * QUOTA (the day is spent: *retry_s to 00:00 UTC), BUSY (the lock is
+ * QUOTA (the day is spent: *retry_s to 00:00 UTC), PENALTY (a shared 429
+ * pause longer than max_retry_after: *retry_s), BUSY (the lock is
  * held: try again in a few ms), OFF (not shared: the local limiter).
  */
 enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,

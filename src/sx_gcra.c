@@ -92,6 +92,15 @@ void sx_gcra_reserve(struct sx_gcra_state *s, const struct sx_gcra_params *p,
     roll_day(s, utc_s);
     sanitize(s, now_ns);
     out->left = left_of(s, p, s->day);
+    out->penalty = 0;
+    if (out->left != 0 && p->max_penalty_ns > 0 &&
+        s->penalty_ns - now_ns > p->max_penalty_ns) {
+        out->admitted = 0;
+        out->penalty = 1;
+        out->at_ns = 0;
+        out->retry_s = (s->penalty_ns - now_ns + SX_GCRA_NS - 1) / SX_GCRA_NS;
+        return;
+    }
     if (out->left == 0) {
         out->admitted = 0;
         out->at_ns = 0;

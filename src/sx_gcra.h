@@ -34,6 +34,8 @@ struct sx_gcra_state {
  * time t when t >= tat - tau (ITU-T I.371, compared with the tat before
  * it is advanced).  Hence, for any window of length W, at most
  * B + W / T requests are admitted in it, whatever the arrival pattern.
+ * max_penalty_ns: a penalty deadline further ahead than this refuses the
+ * request instead of reserving a slot behind it (0: no limit).
  * quota: admissions per UTC day, 0 for no quota (a day the server marked
  * spent is refused even then).
  */
@@ -41,12 +43,15 @@ struct sx_gcra_params {
     int64_t interval_ns;
     int64_t burst;
     int64_t quota;
+    int64_t max_penalty_ns;
 };
 
 struct sx_gcra_verdict {
-    int admitted;     /* 1: a slot was reserved; 0: the quota is spent */
+    int admitted;     /* 1: a slot was reserved; 0: refused */
+    int penalty;      /* refused for a penalty past max_penalty_ns */
     int64_t at_ns;    /* admitted: the reserved slot, >= now_ns */
-    int64_t retry_s;  /* not admitted: seconds to the next 00:00 UTC */
+    int64_t retry_s;  /* refused: seconds to the next 00:00 UTC, or to
+                         the penalty's end (rounded up) */
     int64_t left;     /* quota left after this call (-1: no quota) */
 };
 

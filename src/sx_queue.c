@@ -113,6 +113,18 @@ static void arm_queue_timer(struct sx_client *c, double wait)
 #define SHARE_RETRY 0.002 /* seconds before trying a busy lock again */
 #define QUOTA_RECHECK 60.0 /* on_quota = "wait": look again this often */
 
+/* Another process's 429 pause is too long to wait for: r fails. */
+static int penalty_long(struct sx_client *c, struct sx_req *r, int64_t retry)
+{
+    sx_queue_unlink(c, r);
+    r->retry_after = (double)retry;
+    snprintf(r->errbuf, sizeof r->errbuf, "the API key is paused by a 429 "
+             "for %llds more (shared by every process), over "
+             "retry.max_retry_after", (long long)retry);
+    sx_client_complete(r, SX_E_RATE);
+    return -1;
+}
+
 /* The day's quota is spent: r fails at once, or the queue waits. */
 static int quota_spent(struct sx_client *c, struct sx_req *r, int64_t retry)
 {
@@ -146,6 +158,8 @@ static int admit_shared(struct sx_client *c, struct sx_req *r)
             return 0;
         case SX_SHARE_QUOTA:
             return quota_spent(c, r, retry);
+        case SX_SHARE_PENALTY:
+            return penalty_long(c, r, retry);
         case SX_SHARE_SLOT:
             break;
         }

@@ -35,6 +35,9 @@ static void params(const struct sx_config *k, struct sx_gcra_params *p)
     p->quota = (int64_t)floor((double)k->quota * k->rate_margin);
     if (k->quota > 0 && p->quota < 1)
         p->quota = 1;
+    p->max_penalty_ns = (int64_t)(k->max_retry_after * 1e9);
+    if (p->max_penalty_ns < 1)
+        p->max_penalty_ns = 1;
 }
 
 /* The base URL's "scheme://host:port", what the file is named after. */
@@ -157,7 +160,7 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
     unlock(c, &s);
     if (!v.admitted) {
         *retry_s = v.retry_s;
-        return SX_SHARE_QUOTA;
+        return v.penalty ? SX_SHARE_PENALTY : SX_SHARE_QUOTA;
     }
     log_admit(v.at_ns, now, &s, v.left);
     *slot_ns = v.at_ns > 0 ? v.at_ns : 1;

@@ -45,7 +45,7 @@ static int run(struct sx_gcra_state *s, const struct sx_gcra_params *p,
 static void test_spacing(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {1 * S, 1, 0};
+    struct sx_gcra_params p = {1 * S, 1, 0, 0};
     static const struct step t[] = {
         {100 * S, 100 * S},          /* idle: at once */
         {100 * S, 101 * S},          /* simultaneous: reserved behind */
@@ -64,7 +64,7 @@ static void test_spacing(void)
 static void test_burst(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {100 * MS, 3, 0}; /* 10/s, burst 3 */
+    struct sx_gcra_params p = {100 * MS, 3, 0, 0}; /* 10/s, burst 3 */
     static const struct step t[] = {
         {5 * S, 5 * S}, {5 * S, 5 * S}, {5 * S, 5 * S}, /* burst of 3 */
         {5 * S, 5 * S + 100 * MS},                     /* then spaced */
@@ -81,7 +81,7 @@ static void test_burst(void)
 static void test_simultaneous(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {250 * MS, 4, 0};
+    struct sx_gcra_params p = {250 * MS, 4, 0, 0};
     struct sx_gcra_verdict v;
     int now_ok = 0, spaced = 1;
     int64_t last = 0;
@@ -102,7 +102,7 @@ static void test_simultaneous(void)
 static void test_window_bound(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {100 * MS, 5, 0};
+    struct sx_gcra_params p = {100 * MS, 5, 0, 0};
     struct sx_gcra_verdict v;
     static int64_t at[2000];
     uint64_t x = 88172645463325252ULL;
@@ -128,7 +128,7 @@ static void test_window_bound(void)
 static void test_penalty(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {1 * S, 2, 0};
+    struct sx_gcra_params p = {1 * S, 2, 0, 0};
     struct sx_gcra_verdict v;
     fresh(&s);
     sx_gcra_penalty(&s, &p, 10 * S, 5 * S, DAY0);
@@ -138,6 +138,16 @@ static void test_penalty(void)
     test_cond("no burst after it", v.at_ns == 16 * S);
     sx_gcra_penalty(&s, &p, 11 * S, 1 * S, DAY0);
     test_cond("an earlier deadline changes nothing", s.penalty_ns == 15 * S);
+    p.max_penalty_ns = 3 * S;
+    sx_gcra_reserve(&s, &p, 11 * S, DAY0, &v);
+    test_cond("a penalty past max_penalty: refused, retry rounded up",
+              !v.admitted && v.penalty && v.retry_s == 4 && s.day_count == 2);
+    sx_gcra_reserve(&s, &p, 12 * S - 1, DAY0, &v);
+    test_cond("3 s + 1 ns away: still refused", !v.admitted && v.retry_s == 4);
+    sx_gcra_reserve(&s, &p, 12 * S, DAY0, &v);
+    test_cond("exactly max_penalty away: reserved behind it",
+              v.admitted && v.at_ns == 17 * S);
+    p.max_penalty_ns = 0;
     test_cond("short penalty: the day is not spent", s.spent_day == -1);
     sx_gcra_penalty(&s, &p, 20 * S, 3600 * S, DAY0 + 50);
     test_cond("an hour: the day is spent", s.spent_day == DAY0 / 86400);
@@ -151,7 +161,7 @@ static void test_penalty(void)
 static void test_quota(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {1 * MS, 1, 3};
+    struct sx_gcra_params p = {1 * MS, 1, 3, 0};
     struct sx_gcra_verdict v;
     int64_t t = 1 * S;
     fresh(&s);
@@ -181,7 +191,7 @@ static void test_quota(void)
 static void test_clock_back(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {1 * S, 1, 0};
+    struct sx_gcra_params p = {1 * S, 1, 0, 0};
     struct sx_gcra_verdict v;
     fresh(&s);
     sx_gcra_reserve(&s, &p, 100 * S, DAY0, &v);
@@ -200,7 +210,7 @@ static void test_clock_back(void)
 static void test_saturation(void)
 {
     struct sx_gcra_state s;
-    struct sx_gcra_params p = {INT64_MAX / 2, 1000000, 0};
+    struct sx_gcra_params p = {INT64_MAX / 2, 1000000, 0, 0};
     struct sx_gcra_verdict v;
     fresh(&s);
     sx_gcra_reserve(&s, &p, 1 * S, DAY0, &v);
