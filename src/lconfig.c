@@ -69,7 +69,8 @@ int sx_lconfig_set(lua_State *L, struct sx_config *k, const struct sx_opt *o,
         return sx_config_set_text(k, o, "off", 3, err, errlen);
     if (o->type == SX_OPT_RATE && t == LUA_TTABLE)
         return set_rate_table(L, k, i, err, errlen);
-    if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT) {
+    if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT ||
+        o->type == SX_OPT_NUMBER) {
         if (t != LUA_TNUMBER)
             return snprintf(err, errlen, "'%s' must be a number (got %s)",
                             o->name, luaL_typename(L, i)), -1;
@@ -144,12 +145,14 @@ static void push_value(lua_State *L, const struct sx_config *k,
     case SX_OPT_URL:
     case SX_OPT_FILE:
     case SX_OPT_STRING:
+    case SX_OPT_DIR:
         lua_pushstring(L, sx_config_string(k, o));
         break;
     case SX_OPT_COUNT:
         lua_pushinteger(L, (lua_Integer)sx_config_number(k, o));
         break;
     case SX_OPT_SECONDS:
+    case SX_OPT_NUMBER:
         lua_pushnumber(L, sx_config_number(k, o));
         break;
     case SX_OPT_RATE:
@@ -167,6 +170,9 @@ static void push_value(lua_State *L, const struct sx_config *k,
         break;
     case SX_OPT_LEVEL:
         lua_pushstring(L, levels[k->log_level & 3]);
+        break;
+    case SX_OPT_ONQUOTA:
+        lua_pushstring(L, k->on_quota_wait ? "wait" : "fail");
         break;
     case SX_OPT_FORMAT:
         lua_pushstring(L, k->log_json ? "json" : "text");

@@ -285,6 +285,11 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
         lua_pushnil(L);
         sx_lstockx_push_error(L, sx_client_err_name(res.err), res.message,
                               res.method, res.url, res.attempts);
+        if ((res.err == SX_E_QUOTA || res.err == SX_E_RATE) &&
+            res.retry_after >= 0) {
+            lua_pushnumber(L, res.retry_after);
+            lua_setfield(L, -2, "retry_after");
+        }
         nret = 2;
     } else if (q->tmp && ok2xx && download_size(q) == 0) {
         nret = push_fail(L, "bad_response", "empty body: nothing was "

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -130,6 +131,34 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
+/* The shared limiter's fields of stats(); quota_* nil without a quota. */
+static void push_quota(lua_State *L, struct sx_client *c)
+{
+    struct sx_quota q;
+    char day[16];
+    time_t t;
+    struct tm tm;
+    sx_client_quota(c, &q);
+    lua_pushboolean(L, q.shared);
+    lua_setfield(L, -2, "shared");
+    lua_pushstring(L, q.path); /* nil when not shared */
+    lua_setfield(L, -2, "rate_state");
+    lua_pushstring(L, q.error);
+    lua_setfield(L, -2, "share_error");
+    t = (time_t)q.day * 86400;
+    gmtime_r(&t, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    lua_pushstring(L, day);
+    lua_setfield(L, -2, "quota_day");
+    set_num(L, "quota_reset", q.reset);
+    if (q.shared)
+        set_int(L, "quota_used", q.used);
+    if (q.limit >= 0)
+        set_int(L, "quota", q.limit);
+    if (q.shared && q.left >= 0)
+        set_int(L, "quota_left", q.left);
+}
+
 static int l_stats(lua_State *L)
 {
     struct sx_stats st;
@@ -148,6 +177,7 @@ static int l_stats(lua_State *L)
     set_int(L, "tasks", sx_rt_get(L)->tasks);
     set_num(L, "limiter_wait", st.limiter_wait);
     set_num(L, "pause_left", st.pause_left);
+    push_quota(L, sx_rt_get(L)->client);
     return 1;
 }
 

@@ -104,12 +104,14 @@ static void print_settings(void)
 {
     static const char *const types[] = {"URL", "secret", "file", "seconds",
                                         "integer", "rate", "level", "format",
-                                        "boolean", "string"};
+                                        "boolean", "string", "directory",
+                                        "number", "fail/wait"};
     puts("| setting | type | range | default | flag | environment | meaning |");
     puts("|---|---|---|---|---|---|---|");
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
         char range[64] = "";
-        if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
+        if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT ||
+            o->type == SX_OPT_NUMBER)
             snprintf(range, sizeof range, "%.15g..%.15g", o->min, o->max);
         printf("| `%s` | %s | %s | %s | %s%s%s | %s%s%s | %s |\n", o->name,
                types[o->type], range, o->def ? o->def : "",

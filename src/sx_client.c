@@ -27,7 +27,8 @@ const char *sx_client_err_name(enum sx_err e)
 {
     static const char *const names[] = {
         "ok", "timeout", "connect", "tls", "dns", "reset", "url", "io",
-        "too_large", "cancelled", "transport"};
+        "too_large", "cancelled", "transport", "quota_exhausted",
+        "rate_limited"};
     return (unsigned)e < sizeof names / sizeof *names ? names[e]
                                                       : "transport";
 }
@@ -450,6 +451,8 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
     if (r->err == SX_OK && r->status == 429)
         c->st.status_429++;
     sx_retry_decide(&p, &a, rand01(c), &d);
+    if (r->err == SX_OK && r->status == 429 && r->limited)
+        sx_share_429(c, a.retry_after >= 0 ? a.retry_after : d.wait);
     if (d.action == SX_RETRY_PAUSE) {
         pause_for_429(r, d.wait);
         return 1;
@@ -553,6 +556,7 @@ struct sx_client *sx_client_new(struct event_base *base, char *err,
     if (!c)
         goto oom;
     c->base = base;
+    c->share.f.fd = -1;
     sx_list_init(&c->all);
     sx_config_defaults(&c->cfg);
     c->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 17;
@@ -608,6 +612,7 @@ int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
     sx_config_free(&c->cfg);
     c->cfg = nk;
     apply_rate(c, &c->cfg);
+    sx_share_reset(c); /* the key, URL or directory may have changed */
     /* handles set up before now carry options of the old configuration */
     c->gen++;
     sx_easy_dirty_all(&c->easy);
@@ -653,6 +658,7 @@ void sx_client_free(struct sx_client *c)
     sx_easy_free_all(&c->easy);
     sx_multi_free(c->m);
     sx_queue_free(c);
+    sx_share_free(c);
     sx_config_free(&c->cfg);
     free(c);
 }

@@ -28,7 +28,9 @@ enum sx_err {
     SX_E_IO,        /* "io": writing a download failed */
     SX_E_TOO_LARGE, /* "too_large": body over the max_body cap */
     SX_E_CANCELLED, /* "cancelled": the client shut down */
-    SX_E_OTHER      /* "transport" */
+    SX_E_OTHER,     /* "transport" */
+    SX_E_QUOTA,     /* "quota_exhausted": the day's quota is spent */
+    SX_E_RATE       /* "rate_limited": a shared 429 pause is too long */
 };
 const char *sx_client_err_name(enum sx_err e);
 
@@ -63,6 +65,19 @@ const struct sx_config *sx_client_config(const struct sx_client *c);
 int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
                          char *err, size_t errlen);
 void sx_client_stats(const struct sx_client *c, struct sx_stats *out);
+
+/* The daily quota as the shared state says (read now, without waiting). */
+struct sx_quota {
+    int shared;        /* 1: the shared limiter is in use */
+    const char *path;  /* its state file, or NULL */
+    const char *error; /* why sharing is off despite rate_share, or NULL */
+    long limit;        /* quota * margin per UTC day; -1: no quota */
+    long used;         /* admissions counted today */
+    long left;         /* -1: no quota */
+    long day;          /* UTC day number (days since 1970-01-01) */
+    double reset;      /* seconds to the next 00:00 UTC */
+};
+void sx_client_quota(struct sx_client *c, struct sx_quota *out);
 int sx_client_asynch_dns(void); /* 1 if curl resolves names without blocking */
 
 /* ---- one request ------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include "sx_easy.h"
 #include "sx_limiter.h"
 #include "sx_list.h"
+#include "sx_ratefile.h"
 
 struct event;
 struct sx_headers;
@@ -51,6 +52,7 @@ struct sx_req {
     int attempts;
     double submitted;
     double queued_at;            /* last put on the admission queue */
+    int64_t slot_ns;             /* shared limiter: reserved slot, 0 none */
     sx_req_done_fn done;
     void *ud;
     /* results */
@@ -88,6 +90,14 @@ struct sx_client {
     unsigned gen;                /* configuration generation */
     int logged_pool;
     uint64_t rng;
+    struct sx_share {            /* the limiter shared by processes */
+        int state;               /* 0 not opened yet, 1 open, -1 failed */
+        struct sx_ratefile f;
+        int64_t penalty_ns;      /* a 429 deadline still to write, or 0 */
+        int spent;               /* the day's quota is spent: to write */
+        struct sx_gcra_state last; /* as last read */
+        char error[300];         /* why state is -1 */
+    } share;
 };
 
 /* sx_client.c */
@@ -113,6 +123,28 @@ void sx_queue_pause(struct sx_req *r, double until);
 int sx_queue_empty(const struct sx_client *c);
 /* Fills the queue's fields of *out: limiter_wait and pause_left. */
 void sx_queue_stats(const struct sx_client *c, struct sx_stats *out);
+
+/* sx_share.c: the limiter shared through the state file */
+enum sx_share_rc {
+    SX_SHARE_OFF, SX_SHARE_BUSY, SX_SHARE_SLOT, SX_SHARE_QUOTA,
+    SX_SHARE_PENALTY /* another process's 429 pause > max_retry_after */
+};
+int64_t sx_share_now_ns(void); /* CLOCK_MONOTONIC */
+/*
+ * Reserves a slot for one request to the base URL: SLOT (*slot_ns),
+ * QUOTA (the day is spent: *retry_s to 00:00 UTC), PENALTY (a shared 429
+ * pause longer than max_retry_after: *retry_s), BUSY (the lock is
+ * held: try again in a few ms), OFF (not shared: the local limiter).
+ */
+enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
+                                  int64_t *retry_s);
+/* A 429 from the base URL with this wait: written at the next lock. */
+void sx_share_429(struct sx_client *c, double wait);
+/* Writes a pending 429; 0 if the lock was busy (try again). */
+int sx_share_flush(struct sx_client *c);
+/* The configuration changed: reopened (maybe another file) when needed. */
+void sx_share_reset(struct sx_client *c);
+void sx_share_free(struct sx_client *c);
 
 /* sx_req.c */
 void sx_req_pool_free(struct sx_client *c);

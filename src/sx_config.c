@@ -69,6 +69,19 @@ const struct sx_opt sx_config_opts[] = {
      "STOCKX_CLIENT_SECRET", "OAuth client secret"},
     {"auth_url", SX_OPT_URL, OFF(auth_url), 0, 0, "https://accounts.stockx.com",
      NULL, "STOCKX_AUTH_URL", "OAuth server: /oauth/token, /authorize"},
+    {"rate_share", SX_OPT_BOOL, OFF(rate_share), 0, 0, "true", NULL,
+     "STOCKX_RATE_SHARE", "one limiter and daily count for every process "
+     "on this API key and host (a state file)"},
+    {"rate_state_dir", SX_OPT_DIR, OFF(rate_state_dir), 0, 0, NULL, NULL,
+     "STOCKX_RATE_STATE_DIR", "where the shared state files live (unset: "
+     "/tmp/stockx-<uid>)"},
+    {"rate_margin", SX_OPT_NUMBER, OFF(rate_margin), 0.01, 1, "0.9", NULL,
+     NULL, "the shared limiter runs at rate and quota times this"},
+    {"quota", SX_OPT_COUNT, OFF(quota), 0, 1e9, "25000", NULL, NULL,
+     "requests per UTC day on the key, before the margin (0: no quota)"},
+    {"on_quota", SX_OPT_ONQUOTA, OFF(on_quota_wait), 0, 0, "fail", NULL,
+     "STOCKX_ON_QUOTA", "when the day's quota is spent: fail "
+     "(kind quota_exhausted) or wait for 00:00 UTC"},
     {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 const size_t sx_config_nopts =
@@ -114,7 +127,8 @@ static void wipe_free(char *s)
 int sx_config_is_string(const struct sx_opt *o)
 {
     return o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
-           o->type == SX_OPT_FILE || o->type == SX_OPT_STRING;
+           o->type == SX_OPT_FILE || o->type == SX_OPT_STRING ||
+           o->type == SX_OPT_DIR;
 }
 
 void sx_config_free(struct sx_config *k)
@@ -163,7 +177,8 @@ static int check_chars(const struct sx_opt *o, const char *v, size_t len,
         if (c == 0)
             return fail(err, errlen, "'%s' contains a NUL byte%s", o->name,
                         "");
-        if (o->type != SX_OPT_FILE && (c < 0x20 || c == 0x7f))
+        if (o->type != SX_OPT_FILE && o->type != SX_OPT_DIR &&
+            (c < 0x20 || c == 0x7f))
             return fail(err, errlen, "'%s' contains a control character "
                         "(CR, LF, ...)%s", o->name, "");
         if (o->type == SX_OPT_URL && c == ' ')
@@ -202,7 +217,8 @@ int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
                          double v, char *err, size_t errlen)
 {
     char want[120];
-    if (o->type != SX_OPT_SECONDS && o->type != SX_OPT_COUNT)
+    if (o->type != SX_OPT_SECONDS && o->type != SX_OPT_COUNT &&
+        o->type != SX_OPT_NUMBER)
         return fail(err, errlen, "'%s' is not a number setting%s", o->name,
                     "");
     if (!(v >= o->min && v <= o->max) ||
@@ -302,6 +318,12 @@ int sx_config_set_text(struct sx_config *k, const struct sx_opt *o,
     }
     if (o->type == SX_OPT_BOOL)
         return set_bool(k, o, v, err, errlen);
+    if (o->type == SX_OPT_ONQUOTA) {
+        if (strcmp(v, "fail") != 0 && strcmp(v, "wait") != 0)
+            return fail(err, errlen, "bad %s '%s' (fail, wait)", o->name, v);
+        k->on_quota_wait = strcmp(v, "wait") == 0;
+        return 0;
+    }
     if (o->type == SX_OPT_FORMAT) {
         int json = sx_log_format_parse(v);
         if (json < 0)

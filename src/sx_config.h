@@ -33,6 +33,11 @@ struct sx_config {
     char *client_id;
     char *client_secret;
     char *auth_url;         /* the OAuth server (token, authorize) */
+    int rate_share;          /* one limiter for every process on the key */
+    char *rate_state_dir;    /* NULL: /tmp/stockx-<uid> */
+    double rate_margin;      /* the shared limiter runs at rate * margin */
+    long quota;              /* requests per UTC day (0: none) */
+    int on_quota_wait;       /* quota spent: 1 wait, 0 fail */
 };
 
 enum sx_opt_type {
@@ -45,7 +50,10 @@ enum sx_opt_type {
     SX_OPT_LEVEL,   /* debug, info, warn, error */
     SX_OPT_FORMAT,  /* text, json */
     SX_OPT_BOOL,    /* true/false (on the command line: a flag alone) */
-    SX_OPT_STRING   /* plain text, no control characters */
+    SX_OPT_STRING,  /* plain text, no control characters */
+    SX_OPT_DIR,     /* a directory path (checked when used) */
+    SX_OPT_NUMBER,  /* a number in [min, max] */
+    SX_OPT_ONQUOTA  /* fail, wait */
 };
 
 struct sx_opt {
@@ -87,7 +95,7 @@ int sx_config_set_number(struct sx_config *k, const struct sx_opt *o,
 int sx_config_set_rate(struct sx_config *k, double rate, double period,
                        double burst, char *err, size_t errlen);
 
-/* 1 for the string settings (URL, secret, file): clearable, owned. */
+/* 1 for the string settings (URL, secret, file, dir): clearable, owned. */
 int sx_config_is_string(const struct sx_opt *o);
 
 /* Reads a number setting as a double (for stockx.settings). */

@@ -5,6 +5,7 @@
  * transfers run and its origin may be asked.
  */
 #include <event2/event.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,6 +22,7 @@ void sx_queue_push(struct sx_client *c, struct sx_req *r, int front)
 {
     r->state = RQ_QUEUED;
     r->queued_at = sx_time_now();
+    r->slot_ns = 0; /* a reservation is made at the head of the queue */
     if (front)
         sx_list_push_front(&c->queue, &r->qlink);
     else
@@ -30,6 +32,8 @@ void sx_queue_push(struct sx_client *c, struct sx_req *r, int front)
 
 static double limiter_wait(const struct sx_client *c, double now)
 {
+    if (c->share.state > 0 && c->cfg.rate_on)
+        return c->paused_until > now ? c->paused_until - now : 0;
     if (c->cfg.rate_on)
         return sx_limiter_wait(&c->lim, now);
     return c->paused_until > now ? c->paused_until - now : 0;
@@ -106,6 +110,68 @@ static void arm_queue_timer(struct sx_client *c, double wait)
     evtimer_add(c->queue_timer, &tv);
 }
 
+#define SHARE_RETRY 0.002 /* seconds before trying a busy lock again */
+#define QUOTA_RECHECK 60.0 /* on_quota = "wait": look again this often */
+
+/* Another process's 429 pause is too long to wait for: r fails. */
+static int penalty_long(struct sx_client *c, struct sx_req *r, int64_t retry)
+{
+    sx_queue_unlink(c, r);
+    r->retry_after = (double)retry;
+    snprintf(r->errbuf, sizeof r->errbuf, "the API key is paused by a 429 "
+             "for %llds more (shared by every process), over "
+             "retry.max_retry_after", (long long)retry);
+    sx_client_complete(r, SX_E_RATE);
+    return -1;
+}
+
+/* The day's quota is spent: r fails at once, or the queue waits. */
+static int quota_spent(struct sx_client *c, struct sx_req *r, int64_t retry)
+{
+    if (c->cfg.on_quota_wait) {
+        arm_queue_timer(c, retry < QUOTA_RECHECK ? (double)retry
+                                                 : QUOTA_RECHECK);
+        return 0;
+    }
+    sx_queue_unlink(c, r);
+    r->retry_after = (double)retry;
+    snprintf(r->errbuf, sizeof r->errbuf, "the daily quota of the API key "
+             "is spent (resets at 00:00 UTC, in %llds)", (long long)retry);
+    sx_client_complete(r, SX_E_QUOTA);
+    return -1;
+}
+
+/*
+ * The shared limiter: the head reserves a slot once, then waits for it
+ * (the queue timer); 1 go, 0 wait, -1 r was taken off the queue, 2 not
+ * shared (the local limiter decides).
+ */
+static int admit_shared(struct sx_client *c, struct sx_req *r)
+{
+    int64_t retry = 0, now;
+    if (!r->slot_ns) {
+        switch (sx_share_reserve(c, &r->slot_ns, &retry)) {
+        case SX_SHARE_OFF:
+            return 2;
+        case SX_SHARE_BUSY:
+            arm_queue_timer(c, SHARE_RETRY);
+            return 0;
+        case SX_SHARE_QUOTA:
+            return quota_spent(c, r, retry);
+        case SX_SHARE_PENALTY:
+            return penalty_long(c, r, retry);
+        case SX_SHARE_SLOT:
+            break;
+        }
+    }
+    now = sx_share_now_ns();
+    if (r->slot_ns > now) {
+        arm_queue_timer(c, (double)(r->slot_ns - now) / 1e9);
+        return 0;
+    }
+    return 1;
+}
+
 /* 1 if the head may start now; 0 if the queue must wait (timer armed). */
 static int admit_head(struct sx_client *c, struct sx_req *r)
 {
@@ -118,6 +184,11 @@ static int admit_head(struct sx_client *c, struct sx_req *r)
         }
         return 1;
     }
+    if (c->cfg.rate_on) {
+        int ok = admit_shared(c, r);
+        if (ok != 2)
+            return ok;
+    }
     if ((wait = limiter_wait(c, now)) > 0) {
         arm_queue_timer(c, wait);
         return 0;
@@ -129,6 +200,10 @@ static int admit_head(struct sx_client *c, struct sx_req *r)
 
 void sx_queue_pump(struct sx_client *c)
 {
+    if (!sx_share_flush(c)) { /* a 429 for the other processes */
+        arm_queue_timer(c, SHARE_RETRY);
+        return;
+    }
     while (!sx_list_empty(&c->queue) &&
            c->st.in_flight < c->cfg.max_connections) {
         struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req, qlink);
@@ -168,7 +243,8 @@ void sx_queue_stats(const struct sx_client *c, struct sx_stats *out)
         return;
     const struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req,
                                            qlink);
-    if (r->limited && limiter_wait(c, now) > 0 && now > r->queued_at)
+    if (r->limited && (limiter_wait(c, now) > 0 || r->slot_ns) &&
+        now > r->queued_at)
         out->limiter_wait = now - r->queued_at;
 }
 

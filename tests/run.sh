@@ -100,6 +100,8 @@ else
 fi
 export STOCKX_BASE_URL="$url"
 export STOCKX_API_KEY=sandbox-api-key
+# the shared limiter's state files of this run (not the user's)
+export STOCKX_RATE_STATE_DIR="$tmp/rate-state"
 export STOCKX_ACCESS_TOKEN=sandbox-access-token
 export LUA_PATH="tests/lua/?.lua;;"
 export TEST_TMP="$tmp"
@@ -135,7 +137,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth progress repl install; do
+for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota progress repl install; do
     run_cli $c
 done
 

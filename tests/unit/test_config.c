@@ -26,7 +26,8 @@ static void test_table(void)
     for (const struct sx_opt *o = sx_config_opts; o->name; o++, n++) {
         test_cond("every setting is documented", o->doc && *o->doc);
         test_cond("numbers have bounds",
-                  (o->type != SX_OPT_SECONDS && o->type != SX_OPT_COUNT) ||
+                  (o->type != SX_OPT_SECONDS && o->type != SX_OPT_COUNT &&
+                   o->type != SX_OPT_NUMBER) ||
                       o->min <= o->max);
         test_cond("names are unique", sx_config_find(o->name) == o);
         test_cond("flags are unique",
