@@ -2,13 +2,13 @@
 # `make test`: C unit tests, then every tests/lua/test_*.lua run by the
 # real binary against a sandbox (`stockx sandbox`, a separate process on
 # an ephemeral loopback port) with nginx (HTTPS + HTTP/2) in front of it,
-# then the CLI checks in tests/cli.sh, tests/cli_config.sh (the config
-# file) and tests/cli_sandbox.sh, the
-# scheduler's with real signals (tests/cli_schedule.sh), the progress lines
-# through a pty (tests/progress.sh), the REPL's through tmux
-# (tests/repl.sh), and tests/install.sh (make install into a temporary
-# DESTDIR, the man page, the completion, the drift check).  Ends with "N
-# passed, N failed".
+# then the CLI checks: tests/cli.sh, tests/cli_config.sh (the config
+# file), tests/cli_hardening.sh, tests/cli_sandbox.sh, the scheduler's with
+# real signals (tests/cli_schedule.sh), OAuth (tests/cli_auth.sh), one quota
+# for several processes (tests/cli_quota.sh), the progress lines through a
+# pty (tests/progress.sh), the REPL's through tmux (tests/repl.sh), and
+# tests/install.sh (make install into a temporary DESTDIR, the man page,
+# the completion, the drift check).  Ends with "N passed, N failed".
 #
 # STOCKX=path runs another build (make test-asan sets ./stockx-asan) for
 # the sandbox and the tests alike;
