@@ -425,7 +425,7 @@ static int point_at_sandbox(lua_State *L)
     struct sx_sandbox *sb = lua_touserdata(L, 1);
     lua_getglobal(L, "stockx");
     lua_getfield(L, -1, "configure");
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, sx_sandbox_url(sb));
     lua_setfield(L, -2, "base_url");
     lua_pushstring(L, sx_sandbox_api_key(sb));
@@ -439,6 +439,9 @@ static int point_at_sandbox(lua_State *L)
     lua_setfield(L, -2, "client_id");
     lua_pushliteral(L, "sandbox-client-secret");
     lua_setfield(L, -2, "client_secret");
+    /* a sandbox of our own, on a port of its own: nothing to share */
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "rate_share");
     lua_call(L, 1, 0);
     return 0;
 }
