@@ -77,6 +77,14 @@ run 0 "run --sandbox with a global option after the sandbox flags" \
     run --sandbox --quota 3 --log-level error "$t/quota.lua"
 has out "^200 200 200 429$" "both apply"
 
+# ---- no state shared with other processes -------------------------------
+printf 'stockx.get("/selling/listings", {pageSize = 1})\nprint("shared", stockx.stats().shared)\n' \
+    > "$t/shared.lua"
+STOCKX_RATE_STATE_DIR="$t/rate" run 0 "run --sandbox with the limiter on" run --sandbox \
+    --rate-limit off "$t/shared.lua"
+has out "^shared	false" "keeps its limiter to itself"
+[ ! -e "$t/rate" ] || [ -z "$(ls -A "$t/rate")" ]; ok $? "and leaves no shared state file"
+
 # ---- its own Lua state -----------------------------------------------------
 cat > "$t/globals.lua" <<'LUA'
 print("sandbox module loaded here:", package.loaded["stockx.sandbox"] ~= nil)
