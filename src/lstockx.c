@@ -163,7 +163,7 @@ static int l_stats(lua_State *L)
 {
     struct sx_stats st;
     sx_client_stats(sx_rt_get(L)->client, &st);
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 14);
     set_int(L, "requests", st.requests);
     set_int(L, "attempts", st.attempts);
     set_int(L, "connections", st.connections);
@@ -177,6 +177,8 @@ static int l_stats(lua_State *L)
     set_int(L, "tasks", sx_rt_get(L)->tasks);
     set_num(L, "limiter_wait", st.limiter_wait);
     set_num(L, "pause_left", st.pause_left);
+    if (st.rate_learned >= 0)
+        set_num(L, "rate_learned", st.rate_learned);
     push_quota(L, sx_rt_get(L)->client);
     return 1;
 }

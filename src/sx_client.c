@@ -451,6 +451,9 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
     if (r->err == SX_OK && r->status == 429)
         c->st.status_429++;
     sx_retry_decide(&p, &a, rand01(c), &d);
+    if (r->err == SX_OK && r->status != 503 && r->status != 502 &&
+        r->status != 504)
+        sx_queue_adapt(r, r->status == 429, a.retry_after);
     if (r->err == SX_OK && r->status == 429 && r->limited)
         sx_share_429(c, a.retry_after >= 0 ? a.retry_after : d.wait);
     if (d.action == SX_RETRY_PAUSE) {
@@ -583,6 +586,7 @@ fail:
 static void apply_rate(struct sx_client *c, const struct sx_config *k)
 {
     double tat = c->lim.tat, paused = c->lim.paused_until;
+    sx_queue_adapt_config(c);
     if (!k->rate_on)
         return;
     sx_limiter_init(&c->lim, k->rate, k->period, k->burst);

@@ -49,6 +49,8 @@ struct sx_stats {
     double limiter_wait; /* how long the head of the queue has been held
                             by the limiter or a 429 pause; 0: not held */
     double pause_left;   /* left of the base URL's 429 pause; 0: none */
+    double rate_learned; /* requests/s the adaptive limiter allows now;
+                            -1: rate or rate_adaptive off */
 };
 
 struct sx_client *sx_client_new(struct event_base *base, char *err,

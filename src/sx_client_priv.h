@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <stdint.h>
 
+#include "sx_adapt.h"
 #include "sx_client.h"
 #include "sx_easy.h"
 #include "sx_limiter.h"
@@ -53,6 +54,7 @@ struct sx_req {
     double submitted;
     double queued_at;            /* last put on the admission queue */
     int64_t slot_ns;             /* shared limiter: reserved slot, 0 none */
+    double admitted_at;          /* this attempt left the queue */
     sx_req_done_fn done;
     void *ud;
     /* results */
@@ -76,6 +78,11 @@ struct sx_client {
     struct sx_config cfg;
     struct sx_headers *hdrs;     /* default headers of cfg */
     struct sx_limiter lim;
+    struct sx_adapt adapt;       /* the rate learned from 429s */
+    double adapt_last;           /* the last base URL admission */
+    double adapt_logged;         /* the rate last logged (limiter.adapt) */
+    double adapt_logged_at;      /* and when */
+    int adapt_cut;               /* a 429 cut it since then */
     double paused_until;         /* base URL's 429 pause (limiter off) */
     struct {
         char origin[SX_ORIGIN_MAX];
@@ -121,7 +128,11 @@ void sx_queue_park(struct sx_req *r, double wait);
 /* A 429 on r: its origin admits nothing before `until`. */
 void sx_queue_pause(struct sx_req *r, double until);
 int sx_queue_empty(const struct sx_client *c);
-/* Fills the queue's fields of *out: limiter_wait and pause_left. */
+/* The base URL answered r: a success, or a 429 with this Retry-After. */
+void sx_queue_adapt(struct sx_req *r, int throttled, double retry_after);
+/* The configured rate changed: the learned one is capped by it. */
+void sx_queue_adapt_config(struct sx_client *c);
+/* Fills the queue's fields of *out: limiter_wait, pause_left, rate_learned. */
 void sx_queue_stats(const struct sx_client *c, struct sx_stats *out);
 
 /* sx_share.c: the limiter shared through the state file */

@@ -75,6 +75,9 @@ const struct sx_opt sx_config_opts[] = {
     {"rate_state_dir", SX_OPT_DIR, OFF(rate_state_dir), 0, 0, NULL, NULL,
      "STOCKX_RATE_STATE_DIR", "where the shared state files live (unset: "
      "/tmp/stockx-<uid>)"},
+    {"rate_adaptive", SX_OPT_BOOL, OFF(rate_adaptive), 0, 0, "true", NULL,
+     "STOCKX_RATE_ADAPTIVE", "a 429 (without a Retry-After of an hour or "
+     "more) slows the base URL's rate, which then grows back to rate"},
     {"rate_margin", SX_OPT_NUMBER, OFF(rate_margin), 0.01, 1, "0.9", NULL,
      NULL, "the shared limiter runs at rate and quota times this"},
     {"quota", SX_OPT_COUNT, OFF(quota), 0, 1e9, "25000", NULL, NULL,

@@ -35,6 +35,7 @@ struct sx_config {
     char *auth_url;         /* the OAuth server (token, authorize) */
     int rate_share;          /* one limiter for every process on the key */
     char *rate_state_dir;    /* NULL: /tmp/stockx-<uid> */
+    int rate_adaptive;       /* 429s teach the limiter a lower rate */
     double rate_margin;      /* the shared limiter runs at rate * margin */
     long quota;              /* requests per UTC day (0: none) */
     int on_quota_wait;       /* quota spent: 1 wait, 0 fail */

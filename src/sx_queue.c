@@ -5,11 +5,14 @@
  * transfers run and its origin may be asked.
  */
 #include <event2/event.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "sx_client_priv.h"
+#include "sx_gcra.h"
+#include "sx_log.h"
 #include "sx_time.h"
 
 void sx_queue_unlink(struct sx_client *c, struct sx_req *r)
@@ -172,17 +175,89 @@ static int admit_shared(struct sx_client *c, struct sx_req *r)
     return 1;
 }
 
-/* 1 if the head may start now; 0 if the queue must wait (timer armed). */
-static int admit_head(struct sx_client *c, struct sx_req *r)
+/* ---- the adaptive rate (sx_adapt) -------------------------------------- */
+
+#define ADAPT_LOG_EVERY 3.0 /* seconds between info-level limiter.adapt */
+#define ADAPT_LOG_CHANGE 0.2 /* a change this large (relative) is logged */
+
+static int adapt_on(const struct sx_client *c)
 {
-    double now = sx_time_now(), wait;
-    if (!r->limited) {
-        if ((wait = origin_wait(c, r, now)) > 0) {
-            sx_queue_unlink(c, r);
-            sx_queue_park(r, wait); /* let the others by meanwhile */
-            return -1;
+    return c->cfg.rate_on && c->cfg.rate_adaptive;
+}
+
+/* Seconds until the learned rate admits the next base URL request. */
+static double adapt_wait(const struct sx_client *c, double now)
+{
+    if (!adapt_on(c) || !c->adapt.active)
+        return 0;
+    double at = c->adapt_last + 1 / sx_adapt_rate(&c->adapt, now);
+    return at > now ? at - now : 0;
+}
+
+/* limiter.adapt: info at most every ADAPT_LOG_EVERY s, on a large change. */
+static void adapt_log(struct sx_client *c, double now)
+{
+    char v[32];
+    double rate = sx_adapt_rate(&c->adapt, now), old = c->adapt_logged;
+    if (old > 0 && fabs(rate - old) < ADAPT_LOG_CHANGE * old)
+        return;
+    if (old > 0 && now - c->adapt_logged_at < ADAPT_LOG_EVERY)
+        return;
+    snprintf(v, sizeof v, "%.3g/s", rate);
+    struct sx_log_field f[] = {
+        {"rate", v, 1}, {"reason", c->adapt_cut ? "429" : "success", 1}};
+    sx_log(SX_LOG_INFO, "limiter.adapt", f, 2);
+    c->adapt_logged = c->adapt.active ? rate : 0;
+    c->adapt_logged_at = now;
+    c->adapt_cut = 0;
+}
+
+/*
+ * The base URL answered r.  Only one cut per burst of 429s: a request
+ * that left the queue before the last cut was sent at the old rate, so
+ * its 429 says nothing new.
+ */
+void sx_queue_adapt(struct sx_req *r, int throttled, double retry_after)
+{
+    struct sx_client *c = r->c;
+    double now = sx_time_now();
+    if (!r->limited || !adapt_on(c))
+        return;
+    if (!throttled) {
+        if (!c->adapt.active)
+            sx_adapt_success(&c->adapt, now);
+        else {
+            sx_adapt_success(&c->adapt, now);
+            adapt_log(c, now);
         }
-        return 1;
+        return;
+    }
+    if (retry_after >= SX_GCRA_SPENT_S) /* the quota, not the rate */
+        return;
+    if (c->adapt.active && r->admitted_at < c->adapt.t_cut)
+        return;
+    sx_adapt_throttle(&c->adapt, now);
+    c->adapt_cut = 1;
+    adapt_log(c, now);
+}
+
+void sx_queue_adapt_config(struct sx_client *c)
+{
+    double max = c->cfg.rate_on ? c->cfg.rate / c->cfg.period : 0;
+    sx_adapt_set_max(&c->adapt, max);
+    if (!adapt_on(c))
+        sx_adapt_init(&c->adapt, max);
+}
+
+/* ---- admission --------------------------------------------------------- */
+
+/* admit_head for a request under the base URL. */
+static int admit_limited(struct sx_client *c, struct sx_req *r, double now)
+{
+    double wait;
+    if (!r->slot_ns && (wait = adapt_wait(c, now)) > 0) {
+        arm_queue_timer(c, wait);
+        return 0;
     }
     if (c->cfg.rate_on) {
         int ok = admit_shared(c, r);
@@ -196,6 +271,24 @@ static int admit_head(struct sx_client *c, struct sx_req *r)
     if (c->cfg.rate_on)
         sx_limiter_admit(&c->lim, now);
     return 1;
+}
+
+/* 1 if the head may start now; 0 if the queue must wait (timer armed). */
+static int admit_head(struct sx_client *c, struct sx_req *r)
+{
+    double now = sx_time_now(), wait;
+    if (!r->limited) {
+        if ((wait = origin_wait(c, r, now)) > 0) {
+            sx_queue_unlink(c, r);
+            sx_queue_park(r, wait); /* let the others by meanwhile */
+            return -1;
+        }
+        return 1;
+    }
+    int ok = admit_limited(c, r, now);
+    if (ok == 1)
+        c->adapt_last = r->admitted_at = now;
+    return ok;
 }
 
 void sx_queue_pump(struct sx_client *c)
@@ -239,11 +332,13 @@ void sx_queue_stats(const struct sx_client *c, struct sx_stats *out)
     double now = sx_time_now();
     out->limiter_wait = 0;
     out->pause_left = c->paused_until > now ? c->paused_until - now : 0;
+    out->rate_learned = adapt_on(c) ? sx_adapt_rate(&c->adapt, now) : -1;
     if (sx_list_empty(&c->queue))
         return;
     const struct sx_req *r = sx_list_entry(c->queue.next, struct sx_req,
                                            qlink);
-    if (r->limited && (limiter_wait(c, now) > 0 || r->slot_ns) &&
+    if (r->limited && (limiter_wait(c, now) > 0 || r->slot_ns ||
+                       adapt_wait(c, now) > 0) &&
         now > r->queued_at)
         out->limiter_wait = now - r->queued_at;
 }
@@ -272,6 +367,7 @@ void sx_queue_pause(struct sx_req *r, double until)
 int sx_queue_init(struct sx_client *c)
 {
     sx_list_init(&c->queue);
+    sx_adapt_init(&c->adapt, 1);
     c->queue_timer = evtimer_new(c->base, on_queue_timer, c);
     return c->queue_timer ? 0 : -1;
 }

@@ -137,7 +137,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota progress repl install; do
+for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota cli_adaptive progress repl install; do
     run_cli $c
 done
 

@@ -1,0 +1,88 @@
+#!/bin/sh
+# The adaptive limiter (rate_adaptive): a client set to --rate 5/1s
+# against a sandbox limited to 1/1s, 20 GETs sequentially and through
+# stockx.map (default concurrency), with rate_adaptive on and off, each
+# against its own sandbox, all four at once.  Checks the 429 count (a
+# count, not a timing: the machine is noisy); prints the figures the
+# README quotes, wall time included.
+set -u
+STOCKX=${STOCKX:-./stockx}
+t=$(mktemp -d /tmp/stockx-adaptive.XXXXXX)
+pids=
+trap 'for p in $pids; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$t"' EXIT
+passed=0
+failed=0
+
+. tests/clihelp.sh
+
+cat > "$t/job.lua" <<'LUA'
+local mode, n = arg[1], 20
+local t0, failed = stockx.now(), 0
+local function one(i)
+  local ok = pcall(stockx.get, "/catalog/search", { query = "nike" .. i })
+  if not ok then failed = failed + 1 end
+end
+if mode == "seq" then
+  for i = 1, n do one(i) end
+else
+  local items = {}
+  for i = 1, n do items[i] = i end
+  stockx.map(items, one)
+end
+local s = stockx.stats()
+print(string.format("wall=%.2f status_429=%d failed=%d rate_learned=%s",
+  stockx.now() - t0, s.status_429, failed, tostring(s.rate_learned)))
+LUA
+
+# start NAME: a sandbox limited to 1/1s; its URL in $t/NAME.url
+start() {
+    "$STOCKX" sandbox --port 0 --rate-limit 1/1s --quota off \
+        > "$t/$1.sb" 2> "$t/$1.sberr" &
+    pids="$pids $!"
+}
+cases="seq_on seq_off map_on map_off"
+for c in $cases; do start "$c"; done
+for c in $cases; do
+    i=0
+    while ! grep -q 'listening on' "$t/$c.sb" 2>/dev/null; do
+        i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
+    done
+done
+
+jobs=
+for c in $cases; do
+    mkdir -m 700 "$t/$c.state"
+    case $c in *_on) a=true ;; *) a=false ;; esac
+    STOCKX_BASE_URL=$(sed -n 's/.*listening on //p' "$t/$c.sb") \
+    STOCKX_API_KEY=sandbox-api-key STOCKX_ACCESS_TOKEN=sandbox-access-token \
+    STOCKX_RATE_STATE_DIR="$t/$c.state" STOCKX_RATE_ADAPTIVE=$a \
+        timeout 120 "$STOCKX" --rate 5/1s --log-level warn run "$t/job.lua" \
+        "${c%_*}" > "$t/$c.out" 2> "$t/$c.err" < /dev/null &
+    jobs="$jobs $!"
+done
+for j in $jobs; do wait "$j"; done
+
+figure() { sed -n "s/.*$2=\([^ ]*\).*/\1/p" "$t/$1.out"; }
+for c in $cases; do
+    echo "# $c: $(cat "$t/$c.out")"
+done
+n=$(figure seq_on status_429)
+[ -n "$n" ] && [ "$n" -le 3 ]
+ok $? "sequential, rate_adaptive on: at most 3 429s (got ${n:-none})"
+[ "$(figure seq_on failed)" = 0 ]
+ok $? "sequential, rate_adaptive on: every GET succeeds"
+n=$(figure seq_off status_429)
+[ -n "$n" ] && [ "$n" -gt 10 ]
+ok $? "sequential, rate_adaptive off: a 429 for nearly every GET (got ${n:-none})"
+n=$(figure map_on status_429)
+m=$(figure map_off status_429)
+[ -n "$n" ] && [ -n "$m" ] && [ "$n" -lt "$m" ]
+ok $? "stockx.map: fewer 429s with rate_adaptive on ($n) than off ($m)"
+[ "$(figure map_on failed)" = 0 ]
+ok $? "stockx.map, rate_adaptive on: every GET succeeds"
+rate=$(figure seq_on rate_learned)
+awk "BEGIN { exit !($rate > 0.5 && $rate < 1.5) }"
+ok $? "stats().rate_learned near the server's 1/s (got $rate)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
