@@ -82,3 +82,18 @@ double sx_adapt_throttle(struct sx_adapt *a, double now)
     a->active = 1;
     return sx_adapt_rate(a, now);
 }
+
+int sx_adapt_adopt(struct sx_adapt *a, double w_max, double t_cut,
+                   double now)
+{
+    struct sx_adapt b = *a;
+    if (!(w_max > 0) || !isfinite(t_cut) || (a->active && t_cut <= a->t_cut))
+        return 0;
+    b.w_max = clamp(a, w_max);
+    b.t_cut = t_cut;
+    b.active = 1;
+    if (sx_adapt_rate(&b, now) >= b.max_rate)
+        return 0; /* grown back already */
+    *a = b;
+    return 1;
+}

@@ -50,6 +50,13 @@ double sx_adapt_measured(const struct sx_adapt *a);
 /* A request was accepted at now; may make the controller inactive again. */
 void sx_adapt_success(struct sx_adapt *a, double now);
 
+/*
+ * Another process's cut (w_max requests/s at t_cut, the same clock):
+ * taken if newer than ours and still below max_rate at now.  1 if taken.
+ */
+int sx_adapt_adopt(struct sx_adapt *a, double w_max, double t_cut,
+                   double now);
+
 /* A 429 at now (without a long Retry-After): returns the new rate. */
 double sx_adapt_throttle(struct sx_adapt *a, double now);
 

@@ -102,6 +102,7 @@ struct sx_client {
         struct sx_ratefile f;
         int64_t penalty_ns;      /* a 429 deadline still to write, or 0 */
         int spent;               /* the day's quota is spent: to write */
+        int adapt_dirty;         /* a cut of c->adapt: to write */
         struct sx_gcra_state last; /* as last read */
         char error[300];         /* why state is -1 */
     } share;

@@ -25,6 +25,9 @@ struct sx_gcra_state {
     int64_t day;        /* the UTC day day_count counts */
     int64_t day_count;  /* admissions on that day */
     int64_t spent_day;  /* the server said the quota of this day is spent */
+    /* The adaptive rate's last cut (sx_adapt), carried, not used here: */
+    int64_t adapt_wmax;   /* w_max in micro-requests per second; 0: none */
+    int64_t adapt_cut_ns; /* when (monotonic) */
 };
 
 /*

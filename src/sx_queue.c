@@ -238,6 +238,7 @@ void sx_queue_adapt(struct sx_req *r, int throttled, double retry_after)
         return;
     sx_adapt_throttle(&c->adapt, now);
     c->adapt_cut = 1;
+    c->share.adapt_dirty = c->share.state > 0;
     adapt_log(c, now);
 }
 

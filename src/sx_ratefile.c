@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define MAGIC "stockx-rate"
-#define VERSION 1
+#define VERSION 2 /* 2: the adaptive rate's wmax= and cut= */
 
 /* ---- SHA-256 ------------------------------------------------------------ */
 
@@ -217,12 +217,15 @@ static int parse(const char *rec, const char *boot, struct sx_gcra_state *s)
 {
     char b[40];
     int ver, end = -1;
-    long long tat, pen, day, count, spent;
+    long long tat, pen, day, count, spent, wmax, cut;
     if (sscanf(rec, MAGIC " %d %39s tat=%lld penalty=%lld day=%lld "
-               "count=%lld spent=%lld%n", &ver, b, &tat, &pen, &day, &count,
-               &spent, &end) != 7 || end < 0 || ver != VERSION ||
-        count < 0 || tat < 0 || pen < 0)
+               "count=%lld spent=%lld wmax=%lld cut=%lld%n", &ver, b, &tat,
+               &pen, &day, &count, &spent, &wmax, &cut, &end) != 9 ||
+        end < 0 || ver != VERSION || count < 0 || tat < 0 || pen < 0 ||
+        wmax < 0 || cut < 0)
         return -1;
+    s->adapt_wmax = wmax;
+    s->adapt_cut_ns = cut;
     s->tat_ns = tat;
     s->penalty_ns = pen;
     s->day = day;
@@ -248,6 +251,7 @@ static void read_state(struct sx_ratefile *f, struct sx_gcra_state *s,
         break;
     case 0:
         s->tat_ns = s->penalty_ns = 0;
+        s->adapt_wmax = s->adapt_cut_ns = 0;
         snprintf(note, notelen, "written by another boot: times reset, "
                  "day count kept");
         break;
@@ -275,10 +279,13 @@ int sx_ratefile_unlock(struct sx_ratefile *f, const struct sx_gcra_state *s,
     int rc = 0;
     if (s) {
         int n = snprintf(rec, sizeof rec, MAGIC " %d %s tat=%lld "
-                         "penalty=%lld day=%lld count=%lld spent=%lld",
+                         "penalty=%lld day=%lld count=%lld spent=%lld "
+                         "wmax=%lld cut=%lld",
                          VERSION, f->boot, (long long)s->tat_ns,
                          (long long)s->penalty_ns, (long long)s->day,
-                         (long long)s->day_count, (long long)s->spent_day);
+                         (long long)s->day_count, (long long)s->spent_day,
+                         (long long)s->adapt_wmax,
+                         (long long)s->adapt_cut_ns);
         if (n < 0 || n >= SX_RATEFILE_RECORD) {
             flock(f->fd, LOCK_UN);
             return failf(err, errlen, "file", f->path, "record too long");

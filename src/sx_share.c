@@ -115,6 +115,30 @@ static void apply_429(struct sx_client *c, struct sx_gcra_state *s,
     c->share.spent = 0;
 }
 
+/*
+ * The adaptive rate (locked): our cut goes into s if newer, a newer one
+ * of another process into c->adapt, so every process on the key spaces
+ * its requests by the rate one of them learned (sx_queue's adapt_wait).
+ */
+static void merge_adapt(struct sx_client *c, struct sx_gcra_state *s,
+                        int64_t now)
+{
+    struct sx_adapt *a = &c->adapt;
+    if (!c->cfg.rate_adaptive)
+        return;
+    if (c->share.adapt_dirty) {
+        int64_t cut = (int64_t)(a->t_cut * 1e9);
+        if (cut > s->adapt_cut_ns) {
+            s->adapt_cut_ns = cut;
+            s->adapt_wmax = (int64_t)llround(a->w_max * 1e6);
+        }
+        c->share.adapt_dirty = 0;
+    }
+    if (s->adapt_wmax > 0 && s->adapt_cut_ns > 0)
+        sx_adapt_adopt(a, (double)s->adapt_wmax / 1e6,
+                       (double)s->adapt_cut_ns / 1e9, (double)now / 1e9);
+}
+
 static void unlock(struct sx_client *c, const struct sx_gcra_state *s)
 {
     char err[300];
@@ -156,6 +180,7 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
     int64_t now = sx_share_now_ns();
     params(&c->cfg, &p);
     apply_429(c, &s, &p, now);
+    merge_adapt(c, &s, now);
     sx_gcra_reserve(&s, &p, now, utc_now(), &v);
     unlock(c, &s);
     if (!v.admitted) {
@@ -184,17 +209,19 @@ int sx_share_flush(struct sx_client *c)
     struct sx_gcra_state s;
     struct sx_gcra_params p;
     int rc;
-    if (!c->share.penalty_ns && !c->share.spent)
+    if (!c->share.penalty_ns && !c->share.spent && !c->share.adapt_dirty)
         return 1;
     if (c->share.state <= 0 || (rc = lock(c, &s)) < 0) {
         c->share.penalty_ns = 0;
         c->share.spent = 0;
+        c->share.adapt_dirty = 0;
         return 1;
     }
     if (rc == 0)
         return 0;
     params(&c->cfg, &p);
     apply_429(c, &s, &p, sx_share_now_ns());
+    merge_adapt(c, &s, sx_share_now_ns());
     unlock(c, &s);
     return 1;
 }

@@ -4,7 +4,8 @@
 # stockx.map (default concurrency), with rate_adaptive on and off, each
 # against its own sandbox, all four at once.  Checks the 429 count (a
 # count, not a timing: the machine is noisy); prints the figures the
-# README quotes, wall time included.
+# README quotes, wall time included.  Then a new process on one of the
+# keys starts from the rate learned there (the shared state file).
 set -u
 STOCKX=${STOCKX:-./stockx}
 t=$(mktemp -d /tmp/stockx-adaptive.XXXXXX)
@@ -83,6 +84,20 @@ ok $? "stockx.map, rate_adaptive on: every GET succeeds"
 rate=$(figure seq_on rate_learned)
 awk "BEGIN { exit !($rate > 0.5 && $rate < 1.5) }"
 ok $? "stats().rate_learned near the server's 1/s (got $rate)"
+
+
+# The learned rate is shared: a new process on seq_on's key (and state
+# file) starts from the last cut instead of the configured 5/s.
+STOCKX_BASE_URL=$(sed -n 's/.*listening on //p' "$t/seq_on.sb") \
+STOCKX_API_KEY=sandbox-api-key STOCKX_ACCESS_TOKEN=sandbox-access-token \
+STOCKX_RATE_STATE_DIR="$t/seq_on.state" \
+    timeout 60 "$STOCKX" --rate 5/1s --log-level warn run -e '
+  pcall(stockx.get, "/catalog/search", { query = "next" })
+  print("rate_learned=" .. stockx.stats().rate_learned)' \
+    > "$t/next.out" 2> "$t/next.err" < /dev/null
+rate=$(figure next rate_learned)
+awk "BEGIN { exit !(${rate:-5} < 2) }"
+ok $? "another process on the key starts from the learned rate (got $rate)"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

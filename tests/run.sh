@@ -5,7 +5,8 @@
 # then the CLI checks: tests/cli.sh, tests/cli_config.sh (the config
 # file), tests/cli_hardening.sh, tests/cli_sandbox.sh, the scheduler's with
 # real signals (tests/cli_schedule.sh), OAuth (tests/cli_auth.sh), one quota
-# for several processes (tests/cli_quota.sh), the progress lines through a
+# for several processes (tests/cli_quota.sh), the adaptive limiter
+# (tests/cli_adaptive.sh), the progress lines through a
 # pty (tests/progress.sh), the REPL's through tmux (tests/repl.sh), and
 # tests/install.sh (make install into a temporary DESTDIR, the man page,
 # the completion, the drift check).  Ends with "N passed, N failed".

@@ -2,7 +2,8 @@
  * Unit tests for sx_adapt at explicit times: a burst of 429s converges
  * (one cut each, to the floor at worst), the cut is measured against the
  * accepted rate, successes grow the rate back past w_max, never above
- * the configured rate and never below the floor.
+ * the configured rate and never below the floor; another process's cut
+ * is taken when newer.
  */
 #include "sx_adapt.h"
 #include "testhelp.h"
@@ -82,6 +83,22 @@ int main(void)
     test_cond("NaN now: within the bounds", r >= SX_ADAPT_FLOOR && r <= 5);
     sx_adapt_success(&a, 1.0 / 0.0);
     test_cond("an infinite success time is ignored", a.n_ok == 0);
+
+    /* another process's cut: taken if newer and not grown back */
+    sx_adapt_init(&a, 5);
+    test_cond("a cut of another process is taken",
+              sx_adapt_adopt(&a, 1, 50, 51) && a.active &&
+                  th_near(a.w_max, 1, 1e-12) && a.t_cut == 50);
+    test_cond("the same cut again is not",
+              !sx_adapt_adopt(&a, 2, 50, 51) && th_near(a.w_max, 1, 1e-12));
+    test_cond("an older one is not", !sx_adapt_adopt(&a, 2, 40, 51));
+    test_cond("a newer one is", sx_adapt_adopt(&a, 2, 52, 53) &&
+                                    th_near(a.w_max, 2, 1e-12));
+    sx_adapt_init(&a, 5);
+    test_cond("one grown back already is not",
+              !sx_adapt_adopt(&a, 1, 50, 5000) && !a.active);
+    test_cond("a bad one is not", !sx_adapt_adopt(&a, 0, 50, 51) &&
+                                      !sx_adapt_adopt(&a, 1, 1.0 / 0.0, 51));
 
     /* measured over the window only */
     sx_adapt_init(&a, 5);
