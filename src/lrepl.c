@@ -885,6 +885,17 @@ static int l_setup(lua_State *L)
     return 0;
 }
 
+/* [-0, +0] The terminal's first line (stockx.repl.banner). */
+static int l_banner(lua_State *L)
+{
+    push_module(L);
+    lua_getfield(L, -1, "banner");
+    lua_call(L, 0, 1);
+    fputs(luaL_checkstring(L, -1), stdout);
+    fflush(stdout);
+    return 0;
+}
+
 static void tty_setup(struct repl *r)
 {
     rl_readline_name = "stockx";
@@ -934,8 +945,11 @@ static int start(struct repl *r, struct sx_rt *rt)
     r->source.ud = r;
     sx_rt_add_source(rt, &r->source);
     rt->stop_when_idle = 0;
-    if (r->tty)
+    if (r->tty) {
         tty_setup(r);
+        lua_pushcfunction(r->L, l_banner);
+        sx_rt_pcall(r->L, 0, 0); /* a failure is reported, not fatal */
+    }
     want_input(r);
     return 0;
 }

@@ -102,6 +102,8 @@ $T new-session -d -s keep "sleep 3600"
 # ---- Lua's rules -------------------------------------------------------------
 start repl --sandbox --rate-limit off --fault "'$STALL'"
 ok $? "stockx repl --sandbox shows a prompt"
+screen | grep -q -E '^stockx [0-9].*\(Lua 5\.4\); Ctrl-D exits'
+ok $? "after a first line (the version; no shared quota with --sandbox)"
 type '=1+1'
 expect '^2$' "a leading = means return"
 type '1, "a"'
@@ -280,6 +282,8 @@ $T new-session -d -x 100 -y 30 -s repl \
     "env TERM=xterm INPUTRC=/dev/null HOME='$t/home' XDG_STATE_HOME='$t/state' \
      '$STOCKX'; echo EXITED=\$?; sleep 600"
 wait_prompt; ok $? "stockx with no arguments on a terminal starts the REPL"
+screen | grep -q -E '^stockx .*, [0-9]+ of [0-9]+ requests left today \(UTC\)'
+ok $? "its first line shows the daily quota left (shared on this key)"
 $T send-keys -t repl C-d
 expect '^EXITED=0$' "which exits on Ctrl-D"
 

@@ -226,6 +226,17 @@ function M.show_all(...)
   return concat(out, "\t")
 end
 
+--- The first line on a terminal: the version and, when the daily quota
+-- is shared (see "Running several jobs on one key"), what is left of it.
+function M.banner()
+  local line = "stockx " .. core.version().stockx .. " (" .. _VERSION .. ")"
+  local s = require("stockx").stats()
+  if s.quota_left and s.quota then
+    line = line .. fmt(", %d of %d requests left today (UTC)", s.quota_left, s.quota)
+  end
+  return line .. "; Ctrl-D exits, Ctrl-C cancels a chunk\n"
+end
+
 --- What to print when the chunk's task has ended: its results (and `_`
 -- set to the first), "interrupted" if Ctrl-C stopped it, nothing if it
 -- failed (the runtime has printed the error).
