@@ -488,7 +488,7 @@ static int l_listen(lua_State *L)
  * symlink is never followed), mode 0600, fsync'ed, then renamed over path.
  * On failure the temporary file is removed and path is left as it was.
  */
-static int l_save_file(lua_State *L)
+int sx_lserver_save_file(lua_State *L)
 {
     size_t n;
     const char *path = luaL_checkstring(L, 1);
@@ -564,7 +564,7 @@ static const luaL_Reg funcs[] = {
     {"reason", l_reason},
     {"parse_rate", l_parse_rate},
     {"now", l_now},
-    {"save_file", l_save_file},
+    {"save_file", sx_lserver_save_file},
     {NULL, NULL}
 };
 

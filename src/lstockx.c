@@ -24,6 +24,7 @@
 #include "lcron.h"
 #include "ljson.h"
 #include "lrequest.h"
+#include "lserver.h"
 #include "lstockx.h"
 #include "version.h" /* SX_VERSION, written by the Makefile */
 #include "ltask.h"
@@ -478,18 +479,6 @@ static int l_reason(lua_State *L)
 
 #define LOCK_MT "stockx.lock"
 
-/* core.save_private(path, data) -> true | nil, message: atomic, 0600. */
-static int l_save_private(lua_State *L)
-{
-    size_t n;
-    const char *path = luaL_checkstring(L, 1);
-    const char *data = luaL_checklstring(L, 2, &n);
-    if (sx_file_replace(path, data, n) < 0)
-        return luaL_fileresult(L, 0, path);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
 /*
  * core.lock(path) -> a lock (held until :unlock(), <close> or collection)
  * | false when another process holds it | nil, message.  Never blocks:
@@ -590,7 +579,7 @@ static const luaL_Reg core_funcs[] = {
     {"where", l_where},
     {"set_error_mt", l_set_error_mt},
     {"clock", l_clock},
-    {"save_private", l_save_private},
+    {"save_private", sx_lserver_save_file}, /* the sandbox's --state writer */
     {"lock", l_lock},
     {"random", l_random},
     {"mkdirs", l_mkdirs},
