@@ -183,11 +183,10 @@ static int has_secret(lua_State *L, int t)
 {
     int found = 0;
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
-        if (o->type == SX_OPT_SECRET &&
-            lua_getfield(L, t, o->name) == LUA_TSTRING)
+        if (lua_getfield(L, t, o->name) == LUA_TSTRING &&
+            sx_config_holds_secret(o, lua_tostring(L, -1)))
             found = 1;
-        if (o->type == SX_OPT_SECRET)
-            lua_pop(L, 1);
+        lua_pop(L, 1);
     }
     return found;
 }

@@ -142,6 +142,11 @@ static void push_value(lua_State *L, const struct sx_config *k,
     case SX_OPT_SECRET:
         lua_pushboolean(L, sx_config_string(k, o) != NULL);
         break;
+    case SX_OPT_BACKEND: {
+        char buf[600];
+        lua_pushstring(L, sx_config_format(k, o, buf, sizeof buf));
+        break;
+    }
     case SX_OPT_URL:
     case SX_OPT_FILE:
     case SX_OPT_STRING:

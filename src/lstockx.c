@@ -146,6 +146,12 @@ static void push_quota(lua_State *L, struct sx_client *c)
     lua_setfield(L, -2, "rate_state");
     lua_pushstring(L, q.error);
     lua_setfield(L, -2, "share_error");
+    lua_pushstring(L, q.shared ? q.backend ? q.backend : "host" : NULL);
+    lua_setfield(L, -2, "rate_backend");
+    if (q.backend) {
+        lua_pushboolean(L, q.fallback);
+        lua_setfield(L, -2, "rate_fallback");
+    }
     t = (time_t)q.day * 86400;
     gmtime_r(&t, &tm);
     strftime(day, sizeof day, "%Y-%m-%d", &tm);

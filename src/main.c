@@ -105,7 +105,8 @@ static void print_settings(void)
     static const char *const types[] = {"URL", "secret", "file", "seconds",
                                         "integer", "rate", "level", "format",
                                         "boolean", "string", "directory",
-                                        "number", "fail/wait"};
+                                        "number", "fail/wait",
+                                        "host/redis URL"};
     puts("| setting | type | range | default | flag | environment | meaning |");
     puts("|---|---|---|---|---|---|---|");
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {

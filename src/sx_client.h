@@ -73,6 +73,8 @@ struct sx_quota {
     int shared;        /* 1: the shared limiter is in use */
     const char *path;  /* its state file, or NULL */
     const char *error; /* why sharing is off despite rate_share, or NULL */
+    const char *backend; /* a Redis URL (password masked), or NULL: host */
+    int fallback;      /* Redis is unreachable: the host's file decides */
     long limit;        /* quota * margin per UTC day; -1: no quota */
     long used;         /* admissions counted today */
     long left;         /* -1: no quota */

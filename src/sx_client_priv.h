@@ -106,6 +106,7 @@ struct sx_client {
         struct sx_gcra_state last; /* as last read */
         char error[300];         /* why state is -1 */
     } share;
+    struct sx_rshare *rs;        /* the limiter in Redis, or NULL */
 };
 
 /* sx_client.c */
@@ -139,7 +140,8 @@ void sx_queue_stats(const struct sx_client *c, struct sx_stats *out);
 /* sx_share.c: the limiter shared through the state file */
 enum sx_share_rc {
     SX_SHARE_OFF, SX_SHARE_BUSY, SX_SHARE_SLOT, SX_SHARE_QUOTA,
-    SX_SHARE_PENALTY /* another process's 429 pause > max_retry_after */
+    SX_SHARE_PENALTY, /* another process's 429 pause > max_retry_after */
+    SX_SHARE_PENDING  /* asked Redis: its answer will kick the queue */
 };
 int64_t sx_share_now_ns(void); /* CLOCK_MONOTONIC */
 /*
@@ -157,6 +159,25 @@ int sx_share_flush(struct sx_client *c);
 /* The configuration changed: reopened (maybe another file) when needed. */
 void sx_share_reset(struct sx_client *c);
 void sx_share_free(struct sx_client *c);
+/* The shared limiter's parameters: rate and quota times the margin. */
+void sx_share_params(const struct sx_config *k, struct sx_gcra_params *p);
+
+/* sx_rshare.c: the shared limiter in Redis (rate_backend) */
+/* Connects (or keeps the connection) for the key's hash; -1 on failure. */
+int sx_rshare_open(struct sx_client *c, const char *hash);
+/* As sx_share_reserve; OFF: no Redis now (the host's file decides). */
+enum sx_share_rc sx_rshare_reserve(struct sx_client *c, int64_t *slot_ns,
+                                   int64_t *retry_s);
+int sx_rshare_active(const struct sx_client *c); /* Redis decides now */
+/* The host's file admitted one instead, its tat now lead_ns ahead. */
+void sx_rshare_fallback(struct sx_client *c, int64_t lead_ns);
+/* Hosts Redis last counted on the key (the fallback divides by it). */
+int64_t sx_rshare_hosts(const struct sx_client *c);
+/* A 429's penalty (or only the adaptive cut) to Redis; 0 if not sent. */
+int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent);
+/* Redis's figures into *out (backend, fallback, used, left); 1 if any. */
+int sx_rshare_quota(const struct sx_client *c, struct sx_quota *out);
+void sx_rshare_free(struct sx_client *c);
 
 /* sx_req.c */
 void sx_req_pool_free(struct sx_client *c);

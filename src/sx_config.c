@@ -75,6 +75,10 @@ const struct sx_opt sx_config_opts[] = {
     {"rate_state_dir", SX_OPT_DIR, OFF(rate_state_dir), 0, 0, NULL, NULL,
      "STOCKX_RATE_STATE_DIR", "where the shared state files live (unset: "
      "/tmp/stockx-<uid>)"},
+    {"rate_backend", SX_OPT_BACKEND, OFF(rate_backend), 0, 0, "host",
+     "--rate-backend", "STOCKX_RATE_BACKEND", "where the shared limiter "
+     "lives: host (the state file) or redis://[:password@]host[:port][/db] "
+     "(one limiter for every host on the key)"},
     {"rate_adaptive", SX_OPT_BOOL, OFF(rate_adaptive), 0, 0, "true", NULL,
      "STOCKX_RATE_ADAPTIVE", "a 429 (without a Retry-After of an hour or "
      "more) slows the base URL's rate, which then grows back to rate"},
@@ -131,7 +135,7 @@ int sx_config_is_string(const struct sx_opt *o)
 {
     return o->type == SX_OPT_URL || o->type == SX_OPT_SECRET ||
            o->type == SX_OPT_FILE || o->type == SX_OPT_STRING ||
-           o->type == SX_OPT_DIR;
+           o->type == SX_OPT_DIR || o->type == SX_OPT_BACKEND;
 }
 
 void sx_config_free(struct sx_config *k)
@@ -190,6 +194,25 @@ static int check_chars(const struct sx_opt *o, const char *v, size_t len,
     return 0;
 }
 
+/* "host", or a redis:// URL sx_url_redis accepts. */
+static int check_backend(const char *v, char *err, size_t errlen)
+{
+    struct sx_redis_addr a;
+    if (strcmp(v, "host") == 0)
+        return 0;
+    return sx_url_redis(v, &a, err, errlen);
+}
+
+int sx_config_holds_secret(const struct sx_opt *o, const char *v)
+{
+    struct sx_redis_addr a;
+    char err[8];
+    if (o->type == SX_OPT_SECRET)
+        return v != NULL;
+    return o->type == SX_OPT_BACKEND && v && strcmp(v, "host") != 0 &&
+           sx_url_redis(v, &a, err, sizeof err) == 0 && a.pass[0];
+}
+
 static int set_string(struct sx_config *k, const struct sx_opt *o,
                       const char *v, size_t len, char *err, size_t errlen)
 {
@@ -203,6 +226,8 @@ static int set_string(struct sx_config *k, const struct sx_opt *o,
         if (o->type == SX_OPT_URL)
             while (len > 1 && v[len - 1] == '/')
                 len--;
+        if (o->type == SX_OPT_BACKEND && check_backend(v, err, errlen) < 0)
+            return -1;
         if (o->type == SX_OPT_FILE && access(v, R_OK) != 0) {
             char why[160];
             snprintf(why, sizeof why, "'%s': %s", v, strerror(errno));
@@ -360,6 +385,8 @@ const char *sx_config_format(const struct sx_config *k,
                                                   o->offset);
     if (o->type == SX_OPT_SECRET)
         snprintf(buf, len, "%s", s ? "(set)" : "(not set)");
+    else if (o->type == SX_OPT_BACKEND)
+        sx_url_redis_mask(s ? s : "host", buf, len);
     else if (sx_config_is_string(o))
         snprintf(buf, len, "%s", s ? s : "(not set)");
     else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)

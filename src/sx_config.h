@@ -35,6 +35,7 @@ struct sx_config {
     char *auth_url;         /* the OAuth server (token, authorize) */
     int rate_share;          /* one limiter for every process on the key */
     char *rate_state_dir;    /* NULL: /tmp/stockx-<uid> */
+    char *rate_backend;      /* "host" or a redis:// URL */
     int rate_adaptive;       /* 429s teach the limiter a lower rate */
     double rate_margin;      /* the shared limiter runs at rate * margin */
     long quota;              /* requests per UTC day (0: none) */
@@ -54,7 +55,8 @@ enum sx_opt_type {
     SX_OPT_STRING,  /* plain text, no control characters */
     SX_OPT_DIR,     /* a directory path (checked when used) */
     SX_OPT_NUMBER,  /* a number in [min, max] */
-    SX_OPT_ONQUOTA  /* fail, wait */
+    SX_OPT_ONQUOTA, /* fail, wait */
+    SX_OPT_BACKEND  /* host, or redis://... (may hold a password) */
 };
 
 struct sx_opt {
@@ -98,6 +100,8 @@ int sx_config_set_rate(struct sx_config *k, double rate, double period,
 
 /* 1 for the string settings (URL, secret, file, dir): clearable, owned. */
 int sx_config_is_string(const struct sx_opt *o);
+/* 1 if the value v of o holds a secret (a secret, a Redis password). */
+int sx_config_holds_secret(const struct sx_opt *o, const char *v);
 
 /* Reads a number setting as a double (for stockx.settings). */
 double sx_config_number(const struct sx_config *k, const struct sx_opt *o);

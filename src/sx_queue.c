@@ -159,6 +159,8 @@ static int admit_shared(struct sx_client *c, struct sx_req *r)
         case SX_SHARE_BUSY:
             arm_queue_timer(c, SHARE_RETRY);
             return 0;
+        case SX_SHARE_PENDING:
+            return 0;
         case SX_SHARE_QUOTA:
             return quota_spent(c, r, retry);
         case SX_SHARE_PENALTY:

@@ -27,7 +27,7 @@ static int64_t utc_now(void)
 }
 
 /* rate and quota times the margin; the interval rounded up, never down. */
-static void params(const struct sx_config *k, struct sx_gcra_params *p)
+void sx_share_params(const struct sx_config *k, struct sx_gcra_params *p)
 {
     double iv = ceil(k->period / (k->rate * k->rate_margin) * 1e9);
     p->interval_ns = iv < 1 ? 1 : iv > 1e18 ? (int64_t)1e18 : (int64_t)iv;
@@ -69,6 +69,10 @@ static int share_open(struct sx_client *c)
     c->share.state = 1;
     struct sx_log_field f[] = {{"path", c->share.f.path, 0}};
     sx_log(SX_LOG_DEBUG, "limiter.shared", f, 1);
+    if (sx_rshare_open(c, strrchr(c->share.f.path, '-') + 1) < 0) {
+        struct sx_log_field g[] = {{"reason", "out of memory", 1}};
+        sx_log(SX_LOG_ERROR, "limiter.redis_down", g, 1);
+    }
     return 1;
 }
 
@@ -175,14 +179,22 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
     int rc;
     if (!share_open(c))
         return SX_SHARE_OFF;
+    enum sx_share_rc r = sx_rshare_reserve(c, slot_ns, retry_s);
+    if (r != SX_SHARE_OFF)
+        return r;
     if ((rc = lock(c, &s)) <= 0)
         return rc < 0 ? SX_SHARE_OFF : SX_SHARE_BUSY;
     int64_t now = sx_share_now_ns();
-    params(&c->cfg, &p);
+    sx_share_params(&c->cfg, &p);
+    /* Redis away: this host's share of the rate Redis enforced */
+    p.interval_ns = p.interval_ns > INT64_MAX / 64
+                        ? p.interval_ns : p.interval_ns * sx_rshare_hosts(c);
     apply_429(c, &s, &p, now);
     merge_adapt(c, &s, now);
     sx_gcra_reserve(&s, &p, now, utc_now(), &v);
     unlock(c, &s);
+    if (v.admitted)
+        sx_rshare_fallback(c, s.tat_ns - now);
     if (!v.admitted) {
         *retry_s = v.retry_s;
         return v.penalty ? SX_SHARE_PENALTY : SX_SHARE_QUOTA;
@@ -211,6 +223,18 @@ int sx_share_flush(struct sx_client *c)
     int rc;
     if (!c->share.penalty_ns && !c->share.spent && !c->share.adapt_dirty)
         return 1;
+    if (c->share.state > 0 && sx_rshare_active(c)) {
+        int64_t now = sx_share_now_ns();
+        int64_t wait = c->share.penalty_ns > now ? c->share.penalty_ns - now
+                                                 : 0;
+        if (c->share.spent && wait < SX_GCRA_SPENT_S * SX_GCRA_NS)
+            wait = SX_GCRA_SPENT_S * SX_GCRA_NS;
+        if (sx_rshare_write(c, wait, c->share.spent)) {
+            c->share.penalty_ns = 0;
+            c->share.spent = 0;
+            return 1;
+        }
+    }
     if (c->share.state <= 0 || (rc = lock(c, &s)) < 0) {
         c->share.penalty_ns = 0;
         c->share.spent = 0;
@@ -219,7 +243,7 @@ int sx_share_flush(struct sx_client *c)
     }
     if (rc == 0)
         return 0;
-    params(&c->cfg, &p);
+    sx_share_params(&c->cfg, &p);
     apply_429(c, &s, &p, sx_share_now_ns());
     merge_adapt(c, &s, sx_share_now_ns());
     unlock(c, &s);
@@ -228,6 +252,10 @@ int sx_share_flush(struct sx_client *c)
 
 void sx_share_reset(struct sx_client *c)
 {
+    const struct sx_config *k = &c->cfg;
+    if (!k->rate_on || !k->rate_share || !k->rate_backend ||
+        strcmp(k->rate_backend, "host") == 0)
+        sx_rshare_free(c); /* else kept if the same Redis and key */
     sx_ratefile_close(&c->share.f);
     c->share.state = 0;
     c->share.error[0] = '\0';
@@ -235,6 +263,7 @@ void sx_share_reset(struct sx_client *c)
 
 void sx_share_free(struct sx_client *c)
 {
+    sx_rshare_free(c);
     sx_ratefile_close(&c->share.f);
 }
 
@@ -249,12 +278,14 @@ void sx_client_quota(struct sx_client *c, struct sx_quota *out)
     out->error = c->share.error[0] ? c->share.error : NULL;
     out->day = (long)day;
     out->reset = (double)((day + 1) * SX_GCRA_DAY_S - utc);
-    params(&c->cfg, &p);
+    sx_share_params(&c->cfg, &p);
     out->limit = c->cfg.quota > 0 ? (long)p.quota : -1;
     out->left = -1;
     if (!out->shared)
         return;
     out->path = c->share.f.path;
+    if (sx_rshare_quota(c, out) || (c->rs && !out->fallback))
+        return; /* Redis's figures, or none yet */
     for (int i = 0; i < 20; i++) {
         int rc = lock(c, &s);
         if (rc > 0) {

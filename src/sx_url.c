@@ -200,3 +200,161 @@ int sx_url_remove_dots(struct sx_buf *u, char *err, size_t errlen)
     u->len -= end - out;
     return 0;
 }
+
+/* ---- redis:// URLs ------------------------------------------------------ */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes s[0..n) into out[len]; -1 if bad or too long. */
+static int url_decode(const char *s, size_t n, char *out, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c == 0 || o + 1 >= len)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* A decimal number in [lo, hi] filling s[0..n); -1 if not. */
+static long url_number(const char *s, size_t n, long lo, long hi)
+{
+    long v = 0;
+    if (n == 0 || n > 9)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= lo && v <= hi ? v : -1;
+}
+
+static int redis_fail(char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "rate_backend: %s (want host or "
+             "redis://[:password@]host[:port][/db])", what);
+    return -1;
+}
+
+/* "user:pass" in s[0..n) into a. */
+static int redis_userinfo(const char *s, size_t n, struct sx_redis_addr *a,
+                          char *err, size_t errlen)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t un = colon ? (size_t)(colon - s) : 0;
+    if (!colon)
+        return redis_fail(err, errlen, "a user without ':password' before "
+                          "'@'");
+    if (url_decode(s, un, a->user, sizeof a->user) < 0 ||
+        url_decode(colon + 1, n - un - 1, a->pass, sizeof a->pass) < 0)
+        return redis_fail(err, errlen, "bad %-escape or too long a user "
+                          "or password");
+    return 0;
+}
+
+/* "host[:port]" in s[0..n) into a. */
+static int redis_hostport(const char *s, size_t n, struct sx_redis_addr *a,
+                          char *err, size_t errlen)
+{
+    const char *end = s + n, *port = NULL, *h = s, *he;
+    if (n && s[0] == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb)
+            return redis_fail(err, errlen, "an IPv6 address without ']'");
+        h = s + 1;
+        he = rb;
+        if (rb + 1 < end && rb[1] != ':')
+            return redis_fail(err, errlen, "text after ']'");
+        port = rb + 1 < end ? rb + 2 : NULL;
+    } else {
+        const char *colon = memchr(s, ':', n);
+        he = colon ? colon : end;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (he == h || (size_t)(he - h) >= sizeof a->host)
+        return redis_fail(err, errlen, he == h ? "no host" : "too long a "
+                          "host");
+    for (const char *p = h; p < he; p++)
+        if ((unsigned char)*p <= ' ' || *p == '@' || *p == '%')
+            return redis_fail(err, errlen, "a bad character in the host");
+    memcpy(a->host, h, (size_t)(he - h));
+    a->host[he - h] = '\0';
+    if (port && (a->port = (int)url_number(port, (size_t)(end - port), 1,
+                                           65535)) < 0)
+        return redis_fail(err, errlen, "the port must be 1..65535");
+    return 0;
+}
+
+int sx_url_redis(const char *url, struct sx_redis_addr *a, char *err,
+                 size_t errlen)
+{
+    const char *p, *at, *slash;
+    memset(a, 0, sizeof *a);
+    a->port = 6379;
+    if (strncasecmp(url, "rediss://", 9) == 0) {
+        snprintf(err, errlen, "rate_backend: rediss:// (Redis over TLS) is "
+                 "not supported: Debian 12's hiredis has no TLS; use "
+                 "redis:// on a trusted network, or a TLS tunnel "
+                 "(stunnel, spiped) to a local port");
+        return -1;
+    }
+    if (strncasecmp(url, "redis://", 8) != 0)
+        return redis_fail(err, errlen, "not a redis:// URL");
+    p = url + 8;
+    slash = p + strcspn(p, "/?#");
+    if (*slash == '?' || *slash == '#')
+        return redis_fail(err, errlen, "a query or fragment");
+    at = NULL;
+    for (const char *q = p; q < slash; q++)
+        if (*q == '@')
+            at = q;
+    if (at && redis_userinfo(p, (size_t)(at - p), a, err, errlen) < 0)
+        return -1;
+    if (redis_hostport(at ? at + 1 : p, (size_t)(slash - (at ? at + 1 : p)),
+                       a, err, errlen) < 0)
+        return -1;
+    if (*slash == '/' && slash[1] &&
+        (a->db = (int)url_number(slash + 1, strlen(slash + 1), 0,
+                                 100000)) < 0)
+        return redis_fail(err, errlen, "the database must be a number "
+                          "0..100000");
+    return 0;
+}
+
+void sx_url_redis_mask(const char *url, char *out, size_t len)
+{
+    const char *p = strstr(url, "://"), *slash, *at = NULL, *colon;
+    if (!p) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    p += 3;
+    slash = p + strcspn(p, "/?#");
+    for (const char *q = p; q < slash; q++)
+        if (*q == '@')
+            at = q;
+    colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    if (!colon) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    snprintf(out, len, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}

@@ -46,4 +46,28 @@ size_t sx_url_origin_len(const char *url);
  */
 int sx_url_remove_dots(struct sx_buf *u, char *err, size_t errlen);
 
+/*
+ * A Redis server, from "redis://[[user]:password@]host[:port][/db]"
+ * (the rate_backend setting).  user and password are percent-decoded;
+ * host may be a name, an IPv4 address or an [IPv6] address.
+ */
+struct sx_redis_addr {
+    char host[256];
+    int port;        /* 6379 */
+    int db;          /* 0 */
+    char user[128];  /* "" : none (AUTH password) */
+    char pass[256];  /* "" : none */
+};
+
+/*
+ * Parses url into a (zeroed first).  rediss:// (TLS) is refused: Debian
+ * 12's hiredis has none.  0, or -1 with a reason that never holds the
+ * password.
+ */
+int sx_url_redis(const char *url, struct sx_redis_addr *a, char *err,
+                 size_t errlen);
+
+/* url with its password (if any) replaced by "***", for logs and output. */
+void sx_url_redis_mask(const char *url, char *out, size_t len);
+
 #endif

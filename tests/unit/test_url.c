@@ -228,8 +228,76 @@ static void test_dots(void)
               strcmp(dots("https://h/a%2eb"), "https://h/a%2eb") == 0);
 }
 
+/* sx_url_redis: the error text for url, or "" when it parsed. */
+static const char *redis_err(const char *url, struct sx_redis_addr *a)
+{
+    static char err[300];
+    err[0] = '\0';
+    if (sx_url_redis(url, a, err, sizeof err) == 0)
+        err[0] = '\0';
+    return err;
+}
+
+static void test_redis(void)
+{
+    struct sx_redis_addr a;
+    char m[200];
+    test_cond("host only: port 6379, db 0",
+              !*redis_err("redis://127.0.0.1", &a) &&
+              strcmp(a.host, "127.0.0.1") == 0 && a.port == 6379 &&
+              a.db == 0 && !a.pass[0] && !a.user[0]);
+    test_cond("port and db",
+              !*redis_err("redis://localhost:6390/3", &a) &&
+              strcmp(a.host, "localhost") == 0 && a.port == 6390 &&
+              a.db == 3);
+    test_cond("trailing slash: db 0",
+              !*redis_err("REDIS://h:1/", &a) && a.port == 1 && a.db == 0);
+    test_cond("password, percent-decoded",
+              !*redis_err("redis://:s%40cr%3At@h:7000/1", &a) &&
+              strcmp(a.pass, "s@cr:t") == 0 && !a.user[0] &&
+              strcmp(a.host, "h") == 0 && a.port == 7000 && a.db == 1);
+    test_cond("user and password (ACL)",
+              !*redis_err("redis://bob:pw@h", &a) &&
+              strcmp(a.user, "bob") == 0 && strcmp(a.pass, "pw") == 0);
+    test_cond("an '@' in the password: the last '@' ends it",
+              !*redis_err("redis://:a@b@h", &a) &&
+              strcmp(a.pass, "a@b") == 0 && strcmp(a.host, "h") == 0);
+    test_cond("IPv6", !*redis_err("redis://[::1]:6380", &a) &&
+              strcmp(a.host, "::1") == 0 && a.port == 6380);
+    test_cond("rediss:// refused, naming TLS",
+              strstr(redis_err("rediss://h:6379", &a), "TLS") != NULL);
+    test_cond("http:// refused",
+              strstr(redis_err("http://h", &a), "not a redis://") != NULL);
+    test_cond("port 0 refused",
+              strstr(redis_err("redis://h:0", &a), "port") != NULL);
+    test_cond("port 65536 refused",
+              strstr(redis_err("redis://h:65536", &a), "port") != NULL);
+    test_cond("port not a number refused",
+              strstr(redis_err("redis://h:x", &a), "port") != NULL);
+    test_cond("db not a number refused",
+              strstr(redis_err("redis://h/x", &a), "database") != NULL);
+    test_cond("no host refused",
+              strstr(redis_err("redis://:pw@", &a), "no host") != NULL);
+    test_cond("query refused",
+              strstr(redis_err("redis://h?db=1", &a), "query") != NULL);
+    test_cond("user without password refused",
+              strstr(redis_err("redis://bob@h", &a), "password") != NULL);
+    test_cond("bad escape refused",
+              strstr(redis_err("redis://:%zz@h", &a), "escape") != NULL);
+    test_cond("an error never holds the password",
+              strstr(redis_err("redis://:hunter2@h:99999", &a),
+                     "hunter2") == NULL);
+    sx_url_redis_mask("redis://:hunter2@h:1/2", m, sizeof m);
+    test_cond("mask: password", strcmp(m, "redis://:***@h:1/2") == 0);
+    sx_url_redis_mask("redis://bob:pw@h", m, sizeof m);
+    test_cond("mask: user kept", strcmp(m, "redis://bob:***@h") == 0);
+    sx_url_redis_mask("redis://h:1", m, sizeof m);
+    test_cond("mask: nothing to mask", strcmp(m, "redis://h:1") == 0);
+}
+
 int main(void)
 {
+    test_redis();
     test_dots();
     test_escape();
     test_long_escape();
