@@ -159,6 +159,9 @@ int sx_share_flush(struct sx_client *c);
 /* The configuration changed: reopened (maybe another file) when needed. */
 void sx_share_reset(struct sx_client *c);
 void sx_share_free(struct sx_client *c);
+/* limiter.admit at debug level: the slot, the day's count, what is left. */
+void sx_share_log_admit(int64_t slot, int64_t now, int64_t count,
+                        int64_t left, const char *backend);
 /* The shared limiter's parameters: rate and quota times the margin. */
 void sx_share_params(const struct sx_config *k, struct sx_gcra_params *p);
 
@@ -171,8 +174,9 @@ enum sx_share_rc sx_rshare_reserve(struct sx_client *c, int64_t *slot_ns,
 int sx_rshare_active(const struct sx_client *c); /* Redis decides now */
 /* The host's file admitted one instead, its tat now lead_ns ahead. */
 void sx_rshare_fallback(struct sx_client *c, int64_t lead_ns);
-/* Hosts Redis last counted on the key (the fallback divides by it). */
-int64_t sx_rshare_hosts(const struct sx_client *c);
+/* The host's file decides instead of Redis: its parameters and state. */
+void sx_rshare_host_params(const struct sx_client *c,
+                           struct sx_gcra_params *p, struct sx_gcra_state *s);
 /* A 429's penalty (or only the adaptive cut) to Redis; 0 if not sent. */
 int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent);
 /* Redis's figures into *out (backend, fallback, used, left); 1 if any. */

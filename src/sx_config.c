@@ -114,7 +114,7 @@ void sx_config_defaults(struct sx_config *k)
 {
     memset(k, 0, sizeof *k);
     for (const struct sx_opt *o = sx_config_opts; o->name; o++)
-        if (o->def && o->type != SX_OPT_URL)
+        if (o->def && !sx_config_is_string(o)) /* strings: NULL */
             sx_config_set_text(k, o, o->def, strlen(o->def), NULL, 0);
 }
 

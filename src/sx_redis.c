@@ -427,11 +427,26 @@ int sx_redis_eval(struct sx_redis *r, int nkeys, int argc,
     return 0;
 }
 
+/*
+ * Writes what hiredis still holds for the server (a 429's penalty sent
+ * just before exit), without waiting: a few tries on the non-blocking
+ * socket, which on a healthy connection takes the few bytes at once.
+ */
+static void write_pending(redisAsyncContext *ac)
+{
+    int done = 0;
+    for (int i = 0; i < 8 && !done; i++)
+        if (redisBufferWrite(&ac->c, &done) != REDIS_OK)
+            return;
+}
+
 void sx_redis_free(struct sx_redis *r)
 {
     if (!r)
         return;
     r->closing = 1;
+    if (r->ac && r->state == SX_REDIS_UP)
+        write_pending(r->ac);
     if (r->ac)
         redisAsyncFree(r->ac);
     if (r->dead)

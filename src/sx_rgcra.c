@@ -7,7 +7,8 @@
  * Its numbers are integers, returned as Redis integers (a Lua number
  * with a fraction would be truncated by Redis: none has one).  Keys carry
  * a {hash tag}, so both live in one Redis Cluster slot, and expire once
- * the day is over and every deadline is past.
+ * the day is over and every deadline is past.  Hosts and clients
+ * (processes) seen in the last minute are counted, for the fallback.
  */
 #include "sx_rgcra.h"
 
@@ -37,10 +38,14 @@ const char sx_rgcra_script[] =
     "if tat > now + AHEAD then tat = 0 end\n"
     "if pen > now + AHEAD then pen = 0 end\n"
     "count = count + math.max(tonumber(ARGV[9]), 0)\n"
-    "redis.call('ZADD', KEYS[2], now, ARGV[12])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000000)\n"
-    "redis.call('EXPIRE', KEYS[2], 120)\n"
-    "local hosts = redis.call('ZCARD', KEYS[2])\n"
+    "local function seen(k, id)\n"
+    "  redis.call('ZADD', k, now, id)\n"
+    "  redis.call('ZREMRANGEBYSCORE', k, '-inf', now - 60000000)\n"
+    "  redis.call('EXPIRE', k, 120)\n"
+    "  return redis.call('ZCARD', k)\n"
+    "end\n"
+    "local hosts = seen(KEYS[2], ARGV[12])\n"
+    "local clients = seen(KEYS[3], ARGV[13])\n"
     "local w, ago = tonumber(ARGV[10]), tonumber(ARGV[11])\n"
     "if w > 0 and now - ago > cut then wmax, cut = w, now - ago end\n"
     "local function left()\n"
@@ -56,7 +61,8 @@ const char sx_rgcra_script[] =
     "  tat = math.max(tat, untl + tau)\n"
     "  if ARGV[7] == '1' then spent = sday end\n"
     "elseif op == 'reserve' then\n"
-    "  tat = math.max(tat, now + math.max(tonumber(ARGV[8]), 0))\n"
+    "  local lead = tonumber(ARGV[8])\n"
+    "  if lead >= 0 then tat = math.max(tat, now + lead + tau) end\n"
     "  local l = left()\n"
     "  if l ~= 0 and maxpen > 0 and pen - now > maxpen then\n"
     "    penalty = 1\n"
@@ -78,7 +84,7 @@ const char sx_rgcra_script[] =
     "local age = -1\n"
     "if wmax > 0 then age = now - cut end\n"
     "return {admitted, wait, retry, left(), count, penalty, hosts, wmax,\n"
-    "  age, math.max(reset, 1)}\n";
+    "  age, math.max(reset, 1), clients, math.max(tat - tau - now, 0)}\n";
 
 void sx_rgcra_argv(const struct sx_rgcra_args *a,
                    char buf[SX_RGCRA_ARGC][SX_RGCRA_ARGLEN],
@@ -90,10 +96,12 @@ void sx_rgcra_argv(const struct sx_rgcra_args *a,
         a->extra,        a->adapt_wmax, a->adapt_ago_us};
     snprintf(buf[0], SX_RGCRA_ARGLEN, "stockx:{%s}:limiter", a->hash);
     snprintf(buf[1], SX_RGCRA_ARGLEN, "stockx:{%s}:hosts", a->hash);
-    snprintf(buf[2], SX_RGCRA_ARGLEN, "%s", a->op);
+    snprintf(buf[2], SX_RGCRA_ARGLEN, "stockx:{%s}:clients", a->hash);
+    snprintf(buf[3], SX_RGCRA_ARGLEN, "%s", a->op);
     for (int i = 0; i < 10; i++)
-        snprintf(buf[3 + i], SX_RGCRA_ARGLEN, "%lld", n[i]);
-    snprintf(buf[13], SX_RGCRA_ARGLEN, "%s", a->host);
+        snprintf(buf[4 + i], SX_RGCRA_ARGLEN, "%lld", n[i]);
+    snprintf(buf[14], SX_RGCRA_ARGLEN, "%s", a->host);
+    snprintf(buf[15], SX_RGCRA_ARGLEN, "%s:%ld", a->host, a->pid);
     for (int i = 0; i < SX_RGCRA_ARGC; i++)
         argv[i] = buf[i];
 }
@@ -104,7 +112,8 @@ int sx_rgcra_decode(const long long *v, int n, struct sx_rgcra_answer *out)
     if (n != SX_RGCRA_REPLY || (v[0] != 0 && v[0] != 1) ||
         (v[5] != 0 && v[5] != 1) || v[1] < 0 || v[1] > day_us ||
         v[2] < 0 || v[2] > 3 * 86400 || v[3] < -1 || v[4] < 0 ||
-        v[6] < 0 || v[7] < 0 || v[8] < -1 || v[9] < 1 || v[9] > 86400)
+        v[6] < 0 || v[7] < 0 || v[8] < -1 || v[9] < 1 || v[9] > 86400 ||
+        v[10] < 0 || v[11] < 0 || v[11] > day_us)
         return -1;
     out->admitted = (int)v[0];
     out->wait_us = v[1];
@@ -116,5 +125,7 @@ int sx_rgcra_decode(const long long *v, int n, struct sx_rgcra_answer *out)
     out->adapt_wmax = v[7];
     out->adapt_age_us = v[8];
     out->reset_s = v[9];
+    out->clients = v[10] > 0 ? v[10] : 1;
+    out->tat_lead_us = v[11];
     return 0;
 }

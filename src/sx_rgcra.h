@@ -12,25 +12,28 @@
  * microseconds since 1970 stay exact in one until the year 2255). */
 extern const char sx_rgcra_script[];
 
-/* One call: KEYS are the state hash and the hosts set of the key. */
+/* One call: KEYS are the key's state hash and its hosts and clients. */
 struct sx_rgcra_args {
     const char *op;          /* "reserve", "penalty" or "read" */
     const char *hash;        /* of API key and origin (sx_ratefile_hash) */
     const char *host;        /* this host's id */
+    long pid;                /* with host: this client's id */
     int64_t interval_us;     /* T, >= 1 */
     int64_t burst;           /* >= 1 */
     int64_t quota;           /* per UTC day, 0: none */
     int64_t max_penalty_us;  /* a longer penalty refuses (0: no limit) */
     int64_t retry_us;        /* penalty: the 429's wait */
     int spent;               /* penalty: the day's quota is spent */
-    int64_t lead_us;         /* reserve: the tat is at least now + this */
+    int64_t lead_us;         /* reserve after the host decided (-1: it
+                                did not): the tat is at least now + this
+                                + tau, so no burst follows an outage */
     int64_t extra;           /* admissions counted while Redis was away */
     int64_t adapt_wmax;      /* our adaptive cut (micro-requests/s), 0 */
     int64_t adapt_ago_us;    /* how long ago it was made */
 };
 
-#define SX_RGCRA_ARGC 14 /* 2 keys + 12 arguments */
-#define SX_RGCRA_NKEYS 2
+#define SX_RGCRA_ARGC 16 /* 3 keys + 13 arguments */
+#define SX_RGCRA_NKEYS 3
 #define SX_RGCRA_ARGLEN 96
 
 /* argv[0..SX_RGCRA_ARGC) for sx_redis_eval, pointing into buf. */
@@ -50,9 +53,12 @@ struct sx_rgcra_answer {
     int64_t adapt_wmax;      /* the key's last adaptive cut, 0: none */
     int64_t adapt_age_us;    /* its age (-1: none) */
     int64_t reset_s;         /* seconds to 00:00 UTC, on Redis's clock */
+    int64_t clients;         /* processes seen in the last minute */
+    int64_t tat_lead_us;     /* the next free slot (tat - tau) is this
+                                far ahead */
 };
 
-#define SX_RGCRA_REPLY 10 /* integers in the answer */
+#define SX_RGCRA_REPLY 12 /* integers in the answer */
 
 /* 0, or -1 if v[0..n) is not an answer of the script. */
 int sx_rgcra_decode(const long long *v, int n, struct sx_rgcra_answer *out);

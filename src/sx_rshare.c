@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sx_client_priv.h"
 #include "sx_log.h"
@@ -36,6 +37,8 @@ struct sx_rshare {
     int have_last;
     int64_t extra, extra_sent;    /* fallback admissions to count */
     int64_t lead_ns;              /* the host limiter's tat lead */
+    int fell_back;                /* the host decided since Redis last did */
+    int64_t next_ns;              /* Redis's next free slot, last seen */
     double error_until;           /* an error answer: host until then */
     int down_logged, was_down;
     char why[300];                /* why Redis is down, for stats */
@@ -102,6 +105,7 @@ static int decode(struct sx_rshare *rs, const struct sx_redis_reply *rep,
     }
     rs->last = *a;
     rs->have_last = 1;
+    rs->next_ns = sx_share_now_ns() + a->tat_lead_us * 1000;
     adopt(rs, a);
     return 1;
 }
@@ -115,6 +119,7 @@ static void on_reserved(void *ud, const struct sx_redis_reply *rep)
         rs->ans_at_ns = sx_share_now_ns();
         rs->extra -= rs->extra_sent;
         rs->lead_ns = 0;
+        rs->fell_back = 0;
         rs->down_logged = 0;
     } else {
         rs->error_until = sx_time_now() + RSHARE_ERROR_PAUSE;
@@ -140,6 +145,7 @@ static void base_args(struct sx_rshare *rs, const char *op,
     g->op = op;
     g->hash = rs->hash;
     g->host = rs->host;
+    g->pid = (long)getpid();
     g->interval_us = (p.interval_ns + 999) / 1000;
     g->burst = p.burst;
     g->quota = p.quota;
@@ -165,6 +171,11 @@ static int call(struct sx_rshare *rs, const struct sx_rgcra_args *g,
 
 /* ---- the client's side -------------------------------------------------- */
 
+static int64_t clamp(int64_t n)
+{
+    return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
 /* Takes the answer that arrived for the head of the queue. */
 static enum sx_share_rc take(struct sx_rshare *rs, int64_t *slot_ns,
                              int64_t *retry_s)
@@ -177,6 +188,8 @@ static enum sx_share_rc take(struct sx_rshare *rs, int64_t *slot_ns,
     *slot_ns = rs->ans_at_ns + rs->ans.wait_us * 1000;
     if (*slot_ns <= 0)
         *slot_ns = 1;
+    sx_share_log_admit(*slot_ns, rs->ans_at_ns, rs->ans.used, rs->ans.left,
+                       "redis");
     return SX_SHARE_SLOT;
 }
 
@@ -196,7 +209,8 @@ enum sx_share_rc sx_rshare_reserve(struct sx_client *c, int64_t *slot_ns,
         return SX_SHARE_OFF;
     base_args(rs, "reserve", &g);
     g.extra = rs->extra;
-    g.lead_us = rs->lead_ns > 0 ? rs->lead_ns / 1000 : 0;
+    g.lead_us = !rs->fell_back ? -1 : rs->lead_ns > 0 ? rs->lead_ns / 1000
+                                                     : 0;
     if (call(rs, &g, on_reserved) < 0)
         return SX_SHARE_OFF;
     rs->extra_sent = rs->extra;
@@ -216,12 +230,32 @@ void sx_rshare_fallback(struct sx_client *c, int64_t lead_ns)
         return;
     c->rs->extra++;
     c->rs->lead_ns = lead_ns;
+    c->rs->fell_back = 1;
 }
 
-int64_t sx_rshare_hosts(const struct sx_client *c)
+/*
+ * While Redis is away the host's file decides: no burst, this host's
+ * share of the rate (the interval times the hosts Redis last counted).
+ * The first slot is a gap after Redis's next free slot as we last saw
+ * it: as many intervals as there are clients (who may have reserved
+ * since) and hosts (who may all start at once), so the hosts starting
+ * together cannot exceed what Redis would have admitted.
+ */
+void sx_rshare_host_params(const struct sx_client *c,
+                           struct sx_gcra_params *p, struct sx_gcra_state *s)
 {
-    int64_t n = c->rs && c->rs->have_last ? c->rs->last.hosts : 1;
-    return n < 1 ? 1 : n > 64 ? 64 : n;
+    const struct sx_rshare *rs = c->rs;
+    int64_t hosts, gap;
+    if (!rs)
+        return;
+    hosts = rs->have_last ? clamp(rs->last.hosts) : 1;
+    gap = (rs->have_last ? clamp(rs->last.clients) : 1) + hosts;
+    if (p->interval_ns > INT64_MAX / 256)
+        return;
+    if (rs->next_ns > 0 && s->tat_ns < rs->next_ns + gap * p->interval_ns)
+        s->tat_ns = rs->next_ns + gap * p->interval_ns;
+    p->interval_ns *= hosts;
+    p->burst = 1;
 }
 
 int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent)

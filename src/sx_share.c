@@ -154,20 +154,21 @@ static void unlock(struct sx_client *c, const struct sx_gcra_state *s)
         c->share.last = *s;
 }
 
-static void log_admit(int64_t slot, int64_t now, const struct sx_gcra_state *s,
-                      int64_t left)
+void sx_share_log_admit(int64_t slot, int64_t now, int64_t count,
+                        int64_t left, const char *backend)
 {
     char a[24], b[24], n[24], l[24];
     if (!sx_log_enabled(SX_LOG_DEBUG))
         return;
     snprintf(a, sizeof a, "%lld", (long long)slot);
     snprintf(b, sizeof b, "%lld", (long long)now);
-    snprintf(n, sizeof n, "%lld", (long long)s->day_count);
+    snprintf(n, sizeof n, "%lld", (long long)count);
     snprintf(l, sizeof l, "%lld", (long long)left);
     struct sx_log_field f[] = {{"slot_ns", a, 1}, {"now_ns", b, 1},
                                {"day_count", n, 1},
-                               {"left", left >= 0 ? l : NULL, 1}};
-    sx_log(SX_LOG_DEBUG, "limiter.admit", f, 4);
+                               {"left", left >= 0 ? l : NULL, 1},
+                               {"backend", backend, 1}};
+    sx_log(SX_LOG_DEBUG, "limiter.admit", f, 5);
 }
 
 enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
@@ -186,9 +187,7 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
         return rc < 0 ? SX_SHARE_OFF : SX_SHARE_BUSY;
     int64_t now = sx_share_now_ns();
     sx_share_params(&c->cfg, &p);
-    /* Redis away: this host's share of the rate Redis enforced */
-    p.interval_ns = p.interval_ns > INT64_MAX / 64
-                        ? p.interval_ns : p.interval_ns * sx_rshare_hosts(c);
+    sx_rshare_host_params(c, &p, &s); /* Redis is away */
     apply_429(c, &s, &p, now);
     merge_adapt(c, &s, now);
     sx_gcra_reserve(&s, &p, now, utc_now(), &v);
@@ -199,7 +198,8 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
         *retry_s = v.retry_s;
         return v.penalty ? SX_SHARE_PENALTY : SX_SHARE_QUOTA;
     }
-    log_admit(v.at_ns, now, &s, v.left);
+    sx_share_log_admit(v.at_ns, now, s.day_count, v.left,
+                       c->rs ? "host(fallback)" : "host");
     *slot_ns = v.at_ns > 0 ? v.at_ns : 1;
     return SX_SHARE_SLOT;
 }

@@ -5,7 +5,8 @@
 # then the CLI checks: tests/cli.sh, tests/cli_config.sh (the config
 # file), tests/cli_hardening.sh, tests/cli_sandbox.sh, the scheduler's with
 # real signals (tests/cli_schedule.sh), OAuth (tests/cli_auth.sh), one quota
-# for several processes (tests/cli_quota.sh), the adaptive limiter
+# for several processes (tests/cli_quota.sh) and for several hosts
+# through a real redis-server (tests/cli_redis.sh), the adaptive limiter
 # (tests/cli_adaptive.sh), the progress lines through a
 # pty (tests/progress.sh), the REPL's through tmux (tests/repl.sh), and
 # tests/install.sh (make install into a temporary DESTDIR, the man page,
@@ -138,7 +139,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota cli_adaptive progress repl install; do
+for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota cli_redis cli_adaptive progress repl install; do
     run_cli $c
 done
 
@@ -167,7 +168,8 @@ stop_sandbox
 
 # Secrets must never reach logs, errors or test output.
 if grep -q -e "$STOCKX_API_KEY" -e "$STOCKX_ACCESS_TOKEN" -e cfgtest-key-7f3a91 \
-    -e cfgtest-client-secret-52bd0e "$tmp/all-output"; then
+    -e cfgtest-client-secret-52bd0e -e s3cr3t-p -e wrong-pass-123 \
+    "$tmp/all-output"; then
     echo "not ok - a secret appeared in the output of the tests"
     failed=$((failed + 1))
 else
