@@ -57,6 +57,7 @@ static void on_state(void *ud, enum sx_redis_state st, const char *why)
         sx_log(rs->was_down ? SX_LOG_WARN : SX_LOG_DEBUG,
                rs->was_down ? "limiter.redis_back" : "limiter.redis", f, 1);
         rs->down_logged = 0;
+        sx_rshare_write(rs->c, 0, 0); /* the day's figures, for stats */
         sx_queue_kick(rs->c);
         return;
     }
@@ -275,9 +276,11 @@ int sx_rshare_quota(const struct sx_client *c, struct sx_quota *out)
     if (!rs)
         return 0;
     out->backend = rs->shown;
+    if (sx_redis_state(rs->redis) == SX_REDIS_CONNECTING)
+        return 0; /* no figures yet */
     out->fallback = !sx_rshare_active(c);
     if (out->fallback)
-        out->error = rs->why[0] ? rs->why : "connecting";
+        out->error = rs->why[0] ? rs->why : "unreachable";
     if (!rs->have_last || out->fallback)
         return 0;
     out->used = (long)rs->last.used;

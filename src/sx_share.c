@@ -285,7 +285,7 @@ void sx_client_quota(struct sx_client *c, struct sx_quota *out)
         return;
     out->path = c->share.f.path;
     if (sx_rshare_quota(c, out) || (c->rs && !out->fallback))
-        return; /* Redis's figures, or none yet */
+        return; /* Redis's figures, or none yet (connecting) */
     for (int i = 0; i < 20; i++) {
         int rc = lock(c, &s);
         if (rc > 0) {
