@@ -276,8 +276,8 @@ int sx_rshare_quota(const struct sx_client *c, struct sx_quota *out)
     if (!rs)
         return 0;
     out->backend = rs->shown;
-    if (sx_redis_state(rs->redis) == SX_REDIS_CONNECTING)
-        return 0; /* no figures yet */
+    if (sx_redis_state(rs->redis) == SX_REDIS_CONNECTING && !rs->why[0])
+        return 0; /* the first connect: no figures yet */
     out->fallback = !sx_rshare_active(c);
     if (out->fallback)
         out->error = rs->why[0] ? rs->why : "unreachable";

@@ -27,48 +27,22 @@ failed=0
 . tests/clihelp.sh
 CLI_TIMEOUT=30
 
-if ! command -v redis-server > /dev/null; then
-    echo "not ok - redis-server is not installed (bash .ci/setup installs it)"
-    exit 1
-fi
-
-# redis_start NAME PORT [args...]: a redis-server without persistence; its
-# PID in $started.  0 once it accepts connections.
-redis_start() {
-    name=$1 port_=$2
-    shift 2
-    : > "$t/$name.log"
-    redis-server --port "$port_" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize no --logfile "$t/$name.log" "$@" &
-    started=$!
-    i=0
-    while [ $i -lt 50 ]; do
-        grep -q 'Ready to accept connections' "$t/$name.log" && return 0
-        kill -0 "$started" 2>/dev/null || return 1
-        i=$((i + 1)); sleep 0.1
-    done
-    return 1
-}
-
-# free_redis NAME [args...]: a redis-server on a random free port ($rport).
-free_redis() {
-    rport=
+# rstart NAME [PORT [args...]]: tests/redis.sh's server in $t/NAME; its
+# port in $rport, PID in $started.
+rstart() {
     n=$1
     shift
-    for try in 1 2 3 4 5 6 7 8; do
-        p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-        if redis_start "$n" "$p" "$@"; then rport=$p; return 0; fi
-        kill -KILL "$started" 2>/dev/null
-    done
-    return 1
+    sh tests/redis.sh start "$t/$n" "$@" > "$t/$n.env" 2> "$t/$n.err" ||
+        { cat "$t/$n.err"; return 1; }
+    rport=$(sed -n 's/^redis_port=//p' "$t/$n.env")
+    started=$(sed -n 's/^redis_pid=//p' "$t/$n.env")
 }
 
-free_redis r1
+rstart r1
+ok $? "redis-server started on a random port (${rport:-none})"
+[ -n "$rport" ] || exit 1
 port=$rport
 redis_pid=$started
-[ -n "$port" ]
-ok $? "redis-server started on a random port ($port)"
-[ -n "$port" ] || exit 1
 R="redis://127.0.0.1:$port"
 
 # sandbox NAME ARGS...: a sandbox; its URL in $t/NAME.url, PID in $started.
@@ -110,6 +84,22 @@ ttl=$(redis-cli -p "$port" TTL "$key")
 [ "$ttl" -gt 3600 ] && [ "$ttl" -le 90000 ]
 ok $? "the key expires after the UTC day ($ttl s)"
 redis-cli -p "$port" FLUSHALL > /dev/null
+
+# Redis forgets the script (SCRIPT FLUSH) between two requests: EVAL
+# takes over, nothing falls back.
+timeout 20 "$STOCKX" --rate-backend "$R" --log-level debug -e '
+  stockx.get("/catalog/search", {query = "x"})
+  stockx.sleep(1.5)
+  stockx.get("/catalog/search", {query = "x"})
+  assert(stockx.stats().rate_fallback == false)' > "$t/out" 2> "$t/err" &
+flusher=$!
+sleep 0.7
+redis-cli -p "$port" SCRIPT FLUSH > /dev/null
+wait "$flusher"
+st=$?
+n=$(grep -c 'event=limiter.admit.*backend=redis' "$t/err")
+[ $st -eq 0 ] && [ "$n" -eq 2 ] && ! grep -q 'limiter.redis_error' "$t/err"
+ok $? "after SCRIPT FLUSH the next reservation is an EVAL ($n by Redis)"
 
 # ---- three processes, two hosts, Redis restarted under them --------------
 cat > "$t/worker.lua" <<'LUA'
@@ -172,9 +162,8 @@ sleep 1.2 # the sandbox's burst credit refills
 fleet restart 9 A A B
 sleep 3
 kill -KILL "$redis_pid"
-wait "$redis_pid" 2>/dev/null
 sleep 2
-redis_start r1 "$port"
+rstart r1 "$port"
 ok $? "redis-server restarted on the same port"
 redis_pid=$started
 fleet_wait restart
@@ -258,7 +247,7 @@ sb2_pid=
 
 # ---- a password ------------------------------------------------------------
 pw='s3cr3t-p@ss'
-free_redis r2 --requirepass "$pw"
+rstart r2 0 --requirepass "$pw"
 port2=$rport
 redis2_pid=$started
 export STOCKX_RATE_STATE_DIR="$t/hostC"

@@ -32,6 +32,7 @@ unset STOCKX_CONFIG STOCKX_PROFILE
 cleanup() {
     [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
     sh tests/nginx.sh stop "$tmp/nginx" >/dev/null 2>&1
+    sh tests/redis.sh stop "$tmp/redis" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -99,6 +100,12 @@ if sh tests/nginx.sh start "$tmp/nginx" "$port" > "$tmp/nginx.env"; then
     export TEST_CA_FILE="$ca_file"
 else
     echo "nginx did not start: HTTP/2 tests will fail"
+fi
+# A redis-server for tests/lua/test_redis.lua (the limiter's Redis backend)
+if sh tests/redis.sh start "$tmp/redis" > "$tmp/redis.env"; then
+    export TEST_REDIS_URL="redis://127.0.0.1:$(sed -n 's/^redis_port=//p' "$tmp/redis.env")"
+else
+    echo "redis-server did not start: the Redis tests will fail"
 fi
 export STOCKX_BASE_URL="$url"
 export STOCKX_API_KEY=sandbox-api-key
