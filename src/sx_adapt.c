@@ -1,7 +1,7 @@
 /*
  * The adaptive rate controller (see sx_adapt.h): multiplicative decrease
- * against the measured accepted rate, CUBIC growth, clamped to
- * [SX_ADAPT_FLOOR, max_rate].
+ * against the measured accepted rate (or the Retry-After's), CUBIC
+ * growth, clamped to [SX_ADAPT_FLOOR, max_rate].
  */
 #include "sx_adapt.h"
 
@@ -71,11 +71,13 @@ void sx_adapt_success(struct sx_adapt *a, double now)
         a->active = 0;
 }
 
-double sx_adapt_throttle(struct sx_adapt *a, double now)
+double sx_adapt_throttle(struct sx_adapt *a, double now, double retry_after)
 {
     double cur = sx_adapt_rate(a, now), m = sx_adapt_measured(a);
     if (!isfinite(now))
         return cur;
+    if (!(m > 0) && retry_after > 0 && isfinite(retry_after))
+        m = 1 / retry_after; /* the server's hint, when nothing is measured */
     double base = m > 0 && m < cur ? m : cur;
     a->w_max = clamp(a, base);
     a->t_cut = now;

@@ -2,10 +2,10 @@
  * The adaptive rate: a controller that learns the server's limit from its
  * 429s (AWS SDK adaptive retry mode, CUBIC growth).  A throttle cuts the
  * rate to beta x the lower of the current rate and the rate the server
- * actually accepted lately; successes grow it back, cubically, toward and
- * past the rate at the cut, never above the configured rate and never
- * below a floor.  Pure: times are seconds on any monotonic clock, rates
- * requests per second (doubles).
+ * actually accepted lately (1 / Retry-After while nothing is measured);
+ * successes grow it back, cubically, toward and past the rate at the cut,
+ * never above the configured rate and never below a floor.  Pure: times
+ * are seconds on any monotonic clock, rates requests per second (doubles).
  */
 #ifndef SX_ADAPT_H
 #define SX_ADAPT_H
@@ -57,7 +57,16 @@ void sx_adapt_success(struct sx_adapt *a, double now);
 int sx_adapt_adopt(struct sx_adapt *a, double w_max, double t_cut,
                    double now);
 
-/* A 429 at now (without a long Retry-After): returns the new rate. */
-double sx_adapt_throttle(struct sx_adapt *a, double now);
+/*
+ * A 429 at now (without a long Retry-After): returns the new rate.  The
+ * cut is beta x the lowest of the current rate, the measured rate and,
+ * when nothing is measured yet and the 429 said Retry-After: retry_after
+ * seconds (> 0; -1 none), 1 / retry_after: a server that asks a client
+ * to wait R seconds after the first of a burst accepts about one request
+ * per R, so the first cut lands there instead of a few 0.7x cuts in a
+ * row.  A measured rate wins over 1 / R (a Retry-After is often rounded
+ * up to whole seconds).
+ */
+double sx_adapt_throttle(struct sx_adapt *a, double now, double retry_after);
 
 #endif

@@ -238,7 +238,7 @@ void sx_queue_adapt(struct sx_req *r, int throttled, double retry_after)
         return;
     if (c->adapt.active && r->admitted_at < c->adapt.t_cut)
         return;
-    sx_adapt_throttle(&c->adapt, now);
+    sx_adapt_throttle(&c->adapt, now, retry_after);
     c->adapt_cut = 1;
     c->share.adapt_dirty = c->share.state > 0;
     adapt_log(c, now);
@@ -254,11 +254,15 @@ void sx_queue_adapt_config(struct sx_client *c)
 
 /* ---- admission --------------------------------------------------------- */
 
-/* admit_head for a request under the base URL. */
+/*
+ * admit_head for a request under the base URL.  The learned rate spaces
+ * every admission, a head holding a slot reserved before a burst of 429s
+ * was pushed in front of it too (its slot is long past by then).
+ */
 static int admit_limited(struct sx_client *c, struct sx_req *r, double now)
 {
     double wait;
-    if (!r->slot_ns && (wait = adapt_wait(c, now)) > 0) {
+    if ((wait = adapt_wait(c, now)) > 0) {
         arm_queue_timer(c, wait);
         return 0;
     }

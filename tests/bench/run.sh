@@ -2,13 +2,15 @@
 # `make bench`: stockx against plain C references, run in the same
 # invocation on the same machine: GET throughput over HTTP/1.1 and HTTP/2
 # (nginx from tests/nginx.sh), startup time, and peak RSS of 10,000 parked
-# tasks, and the requests a repricing pass costs (tests/bench/quota.lua).
-# Reports numbers and ratios; exits non-zero only when something
-# broke, never for a missed target.
+# tasks, the requests a repricing pass costs (tests/bench/quota.lua), and
+# the adaptive limiter's 429s against a server slower than the client's
+# rate (tests/bench/adaptive.lua).  Reports numbers and ratios; exits
+# non-zero only when something broke, never for a missed target.
 #
 # Environment (defaults): STOCKX (./stockx), BENCH_N (50000), BENCH_C (50),
 # BENCH_ROUNDS (2), BENCH_STARTUP_RUNS (200), BENCH_TASKS (10000),
-# BENCH_TASKS_PATH (/_test/delay?s=0.2), BENCH_TASKS_TIMEOUT (300 s), CC (cc).
+# BENCH_TASKS_PATH (/_test/delay?s=0.2), BENCH_TASKS_TIMEOUT (300 s),
+# BENCH_ADAPTIVE_N (20), CC (cc).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -20,6 +22,7 @@ STARTUP_RUNS=${BENCH_STARTUP_RUNS:-200}
 TASKS=${BENCH_TASKS:-10000}
 TASKS_PATH=${BENCH_TASKS_PATH:-/_test/delay?s=0.2}
 TASKS_TIMEOUT=${BENCH_TASKS_TIMEOUT:-300}
+ADAPTIVE_N=${BENCH_ADAPTIVE_N:-20}
 CC=${CC:-cc}
 WARMUP=$((N < 5000 ? N : 5000))
 OUT=build/bench
@@ -30,6 +33,7 @@ ROW='%-8s %-20s %-20s %6s  %-9s %s\n'
 broke=0
 summary=
 sandbox_pid=
+limited_pids=
 tmp=
 
 broken() {
@@ -46,6 +50,7 @@ row() {
 
 cleanup() {
     stop_sandbox
+    stop_limited
     if [ -n "$tmp" ]; then
         sh tests/nginx.sh stop "$tmp/nginx"
         rm -rf "$tmp"
@@ -252,6 +257,92 @@ quota() {
     fi
 }
 
+# ---- adaptive: 429s against a server slower than the client's rate --------
+
+# start_limited NAME: `stockx sandbox` limited to 1/1s; URL in $tmp/NAME.url.
+start_limited() {
+    "$STOCKX" sandbox --port 0 --rate-limit 1/1s --quota off \
+        > "$tmp/$1.sb" 2> "$tmp/$1.sberr" &
+    pid=$!
+    limited_pids="$limited_pids $pid"
+    i=0
+    while [ $i -lt 100 ]; do
+        url=$(sed -n 's|^stockx sandbox listening on \(http://.*\)|\1|p' \
+            "$tmp/$1.sb")
+        if [ -n "$url" ]; then
+            echo "$url" > "$tmp/$1.url"
+            return 0
+        fi
+        kill -0 "$pid" 2> /dev/null || break
+        sleep 0.05
+        i=$((i + 1))
+    done
+    cat "$tmp/$1.sb" "$tmp/$1.sberr" >&2
+    return 1
+}
+
+stop_limited() {
+    for p in $limited_pids; do
+        kill "$p" 2> /dev/null
+        wait "$p" 2> /dev/null
+    done
+    limited_pids=
+}
+
+# adaptive_run NAME true|false: adaptive.lua at --rate 5/1s against NAME's
+# sandbox, with a limiter state file of its own, in the background.
+adaptive_run() {
+    mkdir -m 700 "$tmp/$1.state"
+    STOCKX_BASE_URL=$(cat "$tmp/$1.url") STOCKX_API_KEY=sandbox-api-key \
+    STOCKX_ACCESS_TOKEN=sandbox-access-token \
+    STOCKX_RATE_STATE_DIR="$tmp/$1.state" STOCKX_RATE_ADAPTIVE=$2 \
+        timeout 300 "$STOCKX" --rate 5/1s --log-level error \
+        run tests/bench/adaptive.lua "$ADAPTIVE_N" seq \
+        > "$tmp/$1.out" 2> "$tmp/$1.err" < /dev/null &
+}
+
+# adaptive_line NAME: prints the client's line and sets $line to it, or
+# to nothing (BROKEN) if it failed.
+adaptive_line() {
+    line=$(cat "$tmp/$1.out")
+    if [ -z "$(field sent "$line")" ] || [ "$(field failed "$line")" != 0 ]
+    then
+        tail -n 5 "$tmp/$1.err" >&2
+        broken "adaptive.lua ($1) failed: $line"
+        line=
+    fi
+    echo "  ${1#adapt_}: ${line:-failed}"
+}
+
+adaptive() {
+    echo "== adaptive: $ADAPTIVE_N GETs in sequence, --rate 5/1s against a" \
+        "sandbox at 1/1s, rate_adaptive off and on at once"
+    if ! start_limited adapt_off || ! start_limited adapt_on; then
+        broken "stockx sandbox --rate-limit 1/1s did not print its URL"
+        stop_limited
+        return
+    fi
+    adaptive_run adapt_off false
+    p_off=$!
+    adaptive_run adapt_on true
+    p_on=$!
+    wait "$p_off"
+    wait "$p_on"
+    stop_limited
+    adaptive_line adapt_off
+    off=$line
+    adaptive_line adapt_on
+    on=$line
+    ideal=$(field ideal "$on")
+    row adaptive "off $(field status_429 "$off") 429s/$(field sent "$off") req" \
+        "on $(field status_429 "$on") 429s/$(field sent "$on") req" "-" \
+        "<= 3" "$(verdict "$(field status_429 "$on")" "<=" 3)"
+    wr=$(field wall_ratio "$on")
+    row adaptive "off $(field wall "$off") s ($(field wall_ratio "$off"))" \
+        "on $(field wall "$on") s, ideal ${ideal:-?}" "$wr" "<= 1.2" \
+        "$(verdict "$wr" "<=" 1.2)"
+}
+
 # ---- main ------------------------------------------------------------------
 
 trap cleanup EXIT
@@ -273,6 +364,7 @@ sh tests/nginx.sh stop "$tmp/nginx"
 startup
 memory
 quota
+adaptive
 
 echo
 echo "== summary ($(nproc) cores, $N GETs at concurrency $C)"
