@@ -156,6 +156,38 @@ local function check_opts(fname, o)
   check(fname, 1, "timeout", o.timeout, "number", true)
   check(fname, 1, "idempotent", o.idempotent, "boolean", true)
   check(fname, 1, "download", o.download, "string", true)
+  local key = o.idempotency_key
+  if key ~= nil and type(key) ~= "boolean" and type(key) ~= "string" then
+    check(fname, 1, "idempotency_key", key, "boolean or string")
+  end
+  if type(key) == "string" and (#key > 255 or not key:match("^[!-~]+$")) then
+    argerror(fname, 1, "idempotency_key",
+      "1 to 255 visible ASCII characters expected")
+  end
+end
+
+--- A random UUID version 4 (RFC 9562), from the kernel's CSPRNG.
+function M.uuid()
+  local b = { core.random(16):byte(1, 16) }
+  b[7] = (b[7] & 0x0f) | 0x40
+  b[9] = (b[9] & 0x3f) | 0x80
+  local h = string.format(string.rep("%02x", 16), table.unpack(b))
+  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-" .. h:sub(13, 16) .. "-" ..
+    h:sub(17, 20) .. "-" .. h:sub(21)
+end
+
+-- opts.idempotency_key: true (a new UUID for this call) or the caller's
+-- string, sent as Idempotency-Key on every attempt of the call, which is
+-- then retried on transient failures like an idempotent request (unless
+-- opts.idempotent is false).
+local function idempotency(key, headers, idempotent)
+  if not key then return headers, idempotent end
+  local h = { ["Idempotency-Key"] = key == true and M.uuid() or key }
+  for k, v in pairs(headers or {}) do
+    if type(k) ~= "string" or k:lower() ~= "idempotency-key" then h[k] = v end
+  end
+  if idempotent == nil then idempotent = true end
+  return h, idempotent
 end
 
 -- stockx.auth when the access token comes from the token file, else false.
@@ -199,8 +231,10 @@ end
 function M.request(o)
   check("stockx.request", 1, "options", o, "table")
   check_opts("stockx.request", o)
+  local headers, idempotent = idempotency(o.idempotency_key, o.headers,
+    o.idempotent)
   return send("stockx.request", o.method and o.method:upper() or "GET",
-    o.path, o.query, o.headers, o.body, o.timeout, o.idempotent, o.download)
+    o.path, o.query, headers, o.body, o.timeout, idempotent, o.download)
 end
 
 local function decode(res)
@@ -228,9 +262,10 @@ local function call(fname, method, path, query, body, opts)
     check(fname, 3, "opts", opts, "table")
     check_opts(fname, { path = path, headers = opts.headers,
       timeout = opts.timeout, idempotent = opts.idempotent,
-      download = opts.download })
+      download = opts.download, idempotency_key = opts.idempotency_key })
     headers, timeout, idempotent, download = opts.headers, opts.timeout,
       opts.idempotent, opts.download
+    headers, idempotent = idempotency(opts.idempotency_key, headers, idempotent)
   end
   local res, err = send(fname, method, path, query, headers, body, timeout,
     idempotent, download)

@@ -253,6 +253,26 @@ static int commit_download(struct lreq *q)
     return rc;
 }
 
+/*
+ * A request that is not retried on its own (POST, PATCH) failed after it
+ * went out, with no answer: the server may have acted on it.  The error
+ * value on top of the stack gets ambiguous = true and says so.
+ */
+static void mark_ambiguous(lua_State *L, const struct sx_result *res)
+{
+    if (res->idempotent || !res->sent || res->status != 0 ||
+        (res->err != SX_E_TIMEOUT && res->err != SX_E_RESET &&
+         res->err != SX_E_OTHER))
+        return;
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "ambiguous");
+    lua_getfield(L, -1, "message");
+    lua_pushliteral(L, " (the request was sent and no answer came: it may "
+                       "have taken effect)");
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "message");
+}
+
 /* [-0, +2] nil, error value. */
 static int push_fail(lua_State *L, const char *kind, const char *msg,
                      const struct sx_result *res)
@@ -290,6 +310,7 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
             lua_pushnumber(L, res.retry_after);
             lua_setfield(L, -2, "retry_after");
         }
+        mark_ambiguous(L, &res);
         nret = 2;
     } else if (q->tmp && ok2xx && download_size(q) == 0) {
         nret = push_fail(L, "bad_response", "empty body: nothing was "

@@ -501,6 +501,8 @@ static void record_info(struct sx_req *r)
              : v == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
     curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &conns);
     r->c->st.connections += conns;
+    r->request_bytes = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &r->request_bytes);
     if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK &&
         u && strcmp(u, r->url) != 0) {
         free(r->eff_url);

@@ -139,6 +139,9 @@ struct sx_result {
     double elapsed;        /* seconds since submit */
     double retry_after;    /* last Retry-After seen, -1 if none */
     int dry_run;           /* 1: a write not sent (the dry_run setting) */
+    int sent;              /* 1: the last attempt's request went out, so
+                              a failure after it may have taken effect */
+    int idempotent;        /* 1: retried on transient failures */
 };
 void sx_req_result(const struct sx_req *r, struct sx_result *out);
 

@@ -67,6 +67,8 @@ struct sx_req {
     char *eff_url;
     double retry_after;
     int dry_run;                 /* answered by the client, not sent */
+    long request_bytes;          /* sent by the last attempt (curl's
+                                    CURLINFO_REQUEST_SIZE) */
 };
 
 struct sx_client {

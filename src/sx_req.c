@@ -238,6 +238,8 @@ void sx_req_result(const struct sx_req *r, struct sx_result *out)
     out->elapsed = sx_time_now() - r->submitted;
     out->retry_after = r->retry_after;
     out->dry_run = r->dry_run;
+    out->sent = r->request_bytes > 0;
+    out->idempotent = r->idempotent;
 }
 
 void sx_req_pool_free(struct sx_client *c)

@@ -374,7 +374,53 @@ function M.create(listing, opts)
   check_type(fname, 1, "listing.variantId", listing.variantId, "string")
   if body.amount == nil then argerror(fname, 1, "listing.amount", "required") end
   opts = check_wait_opts(fname, 2, opts)
-  return finish((stockx.post("/selling/listings", body)), opts)
+  local since = os.time()
+  local ok, op = try(stockx.post, "/selling/listings", body)
+  if not ok then
+    if type(op) == "table" and op.ambiguous then
+      -- sent, never answered: StockX may have created it (POST is never
+      -- retried), so say how to look before creating it again
+      op.since = since
+      op.message = op.message .. "; the listing may exist: look for it " ..
+        "with stockx.listings.find_created(listing, err.since) before " ..
+        "you create it again"
+    end
+    error(op, 0)
+  end
+  return finish(op, opts)
+end
+
+-- UTC seconds of a StockX time ("2026-12-01T10:00:00.123Z"), or nil.
+local function utc_of(text)
+  return type(text) == "string" and args.timestamp((text:gsub("%.%d+", "", 1)))
+end
+
+--- The listings a create may have made although its answer never came
+-- (err.ambiguous): the seller's listings of listing.variantId at
+-- listing.amount created at or after since (a minute of clock skew
+-- allowed), newest first.  One or two pages of GET /selling/listings.
+-- @param listing what was passed to create ({variantId=, amount=, ...})
+-- @param since UTC seconds before the create (err.since)
+-- @return an array of listings (empty: it was not created)
+function M.find_created(listing, since)
+  local fname = "stockx.listings.find_created"
+  check_type(fname, 1, "listing", listing, "table")
+  check_type(fname, 1, "listing.variantId", listing.variantId, "string")
+  check_type(fname, 2, "since", since, "number")
+  local body = wire_fields(fname, 1, "listing.", listing, CREATE_FIELDS, OPTS_HINT)
+  if body.amount == nil then argerror(fname, 1, "listing.amount", "required") end
+  local want = money.parse(body.amount, body.currencyCode or "USD")
+  local out = {}
+  local from = os.date("!%Y-%m-%d", math.floor(since) - 86400)
+  for l in M.list { variantIds = { listing.variantId }, fromDate = from } do
+    local at, amount = utc_of(l.createdAt), M.amount(l)
+    if at and at >= since - 60 and amount and amount == want and
+      l.status ~= "DELETED" then
+      out[#out + 1] = l
+    end
+  end
+  table.sort(out, function(a, b) return utc_of(a.createdAt) > utc_of(b.createdAt) end)
+  return out
 end
 
 -- The writes on an existing listing that take ask fields (update,

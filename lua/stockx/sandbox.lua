@@ -263,8 +263,11 @@ function Sandbox:record(req, route, reply, t)
   local name = route and route.name or "unmatched"
   st.routes[name] = (st.routes[name] or 0) + 1
   st.nlog = st.nlog + 1
+  -- StockX documents no Idempotency-Key and ignores one; the log keeps
+  -- it, so tests can see what the client sent on each attempt
   st.log[(st.nlog - 1) % LOG_MAX + 1] = { method = req.method,
-    path = req.path, t = t, status = status }
+    path = req.path, t = t, status = status,
+    idempotency_key = req.headers["idempotency-key"] }
 end
 
 local function dispatch(sb, route, req, caps)
