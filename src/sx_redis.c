@@ -360,9 +360,15 @@ static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     snprintf(why, sizeof why, "Redis did not answer within %gs", r->timeout);
-    answer_error(m, why); /* m stays hiredis's until its callback */
-    if (r->state == SX_REDIS_UP)
+    if (m->answered || r->closing) /* m stays hiredis's until its callback */
+        return;
+    sx_redis_fn fn = m->fn;
+    void *ud = m->ud;
+    struct sx_redis_reply rep = {0, 0, {0}, why};
+    m->answered = 1;
+    if (r->state == SX_REDIS_UP) /* down first (frees m), then the answer */
         go_down(r, why, FREE_NOW);
+    fn(ud, &rep);
 }
 
 /* Sends m as EVAL with the script's text in place of its SHA-1. */

@@ -285,6 +285,27 @@ run 0 "a stopped Redis: the connection times out, the host decides" \
 has err "event=limiter.redis_down.*no answer within 1s" "logged: no answer within 1s"
 kill -CONT "$redis_pid"
 
+# Redis stops answering in the middle of a run (a call in flight times out)
+# and answers again: the host decides meanwhile, then Redis again.
+STOCKX_RATE_ADAPTIVE=false timeout 30 "$STOCKX" --rate-backend "$R" --rate 5/1s --log-level debug -e '
+  local t0 = stockx.now()
+  while stockx.now() - t0 < 6 do stockx.get("/catalog/search", {query = "x"}) end
+  assert(stockx.stats().rate_fallback == false, "still on the host")' \
+    > "$t/stop.out" 2> "$t/stop.err" &
+runner=$!
+sleep 1.5
+kill -STOP "$redis_pid"
+sleep 2
+kill -CONT "$redis_pid"
+wait "$runner"
+st=$?
+[ $st -eq 0 ] && grep -q 'event=limiter.redis_down.*did not answer within 1s' "$t/stop.err" &&
+    grep -q 'event=limiter.redis_back' "$t/stop.err" &&
+    grep -q 'backend=host(fallback)' "$t/stop.err"
+ok $? "a Redis that stops answering mid-run: the call times out, the host decides, then Redis again"
+! grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$t/stop.err"
+ok $? "no sanitizer report after the timed-out call"
+
 # ---- refused settings ------------------------------------------------------
 run 2 "rediss:// is refused" --rate-backend "rediss://127.0.0.1:$port" -e 'print(1)'
 has err "rediss:// (Redis over TLS) is not supported" "the error says why (no TLS)"
