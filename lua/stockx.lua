@@ -221,6 +221,35 @@ local function decode(res)
   return data
 end
 
+-- The GET cache (lua/stockx/cache.lua): a GET the rules cache, without
+-- opts.cache == false, own headers or a download, is answered from it
+-- (no yield, no limiter) or fetched once for every identical caller.
+local cache = require "stockx.cache"
+
+local function cached_get(fname, path, query, ttl, timeout, idempotent)
+  if type(query) == "table" then query = core.query(query) end
+  local key = (query and query ~= "") and (path .. "?" .. query) or path
+  local hit = cache.lookup(key)
+  if hit then return hit, true end
+  return cache.fetch(key, path, ttl, function()
+    local res, err = send(fname, "GET", path, query, nil, nil, timeout,
+      idempotent)
+    if not res then
+      err.path = display_path(err.url or path)
+      raise(err)
+    end
+    return res
+  end), false
+end
+
+local function cacheable(method, path, opts)
+  if method ~= "GET" or (opts and (opts.cache == false or opts.headers or
+    opts.download)) then
+    return nil
+  end
+  return cache.ttl(path)
+end
+
 local function call(fname, method, path, query, body, opts)
   if type(path) ~= "string" then check(fname, 1, "path", path, "string") end
   local headers, timeout, idempotent, download
@@ -229,14 +258,36 @@ local function call(fname, method, path, query, body, opts)
     check_opts(fname, { path = path, headers = opts.headers,
       timeout = opts.timeout, idempotent = opts.idempotent,
       download = opts.download })
+    check(fname, 3, "opts.cache", opts.cache, "boolean", true)
     headers, timeout, idempotent, download = opts.headers, opts.timeout,
       opts.idempotent, opts.download
   end
-  local res, err = send(fname, method, path, query, headers, body, timeout,
+  local res, err
+  local ttl = cacheable(method, path, opts)
+  if ttl then
+    local hit
+    res, hit = cached_get(fname, path, query, ttl, timeout, idempotent)
+    if res.status >= 400 then raise(http_error(res)) end
+    if res.dry_run then
+      return dryrun.answer("GET", display_path(res.url), nil), res
+    end
+    if hit then return decode(res), res end
+    local ok, data = pcall(decode, res)
+    if not ok then
+      cache.invalidate("^" .. path:gsub("%W", "%%%0") .. "$")
+      error(data, 0)
+    end
+    return data, res
+  end
+  res, err = send(fname, method, path, query, headers, body, timeout,
     idempotent, download)
   if not res then
     err.path = display_path(err.url or path)
     raise(err)
+  end
+  if method ~= "GET" and path:find("^/selling/") then
+    -- a write: entries the user's own rules keep under /selling/ go
+    cache.invalidate("^/selling/")
   end
   if res.status >= 400 then raise(http_error(res)) end
   if res.dry_run then
@@ -592,13 +643,34 @@ end
 -- Settings, stats, logging
 ---------------------------------------------------------------------------
 
+-- Settings that change what a GET answers: the cache starts afresh.
+local CACHE_RESET = { "base_url", "api_key", "access_token", "client_id",
+  "client_secret" }
+
 function M.configure(settings)
   check("stockx.configure", 1, "settings", settings, "table")
-  return core.configure(settings)
+  local r = table.pack(core.configure(settings))
+  for _, k in ipairs(CACHE_RESET) do
+    if settings[k] ~= nil then cache.clear() break end
+  end
+  return table.unpack(r, 1, r.n)
 end
 
 M.settings = core.settings
-M.stats = core.stats
+
+--- The client's counters (core.stats) and the GET cache's: cache_hits,
+-- cache_misses, cache_evictions, cache_entries.
+function M.stats()
+  local s = core.stats()
+  local c = cache.stats()
+  s.cache_hits, s.cache_misses = c.hits, c.misses
+  s.cache_evictions, s.cache_entries = c.evictions, c.entries
+  return s
+end
+
+--- The GET cache: configure, clear, invalidate, stats (lua/stockx/cache.lua).
+M.cache = { configure = cache.configure, settings = cache.settings,
+  clear = cache.clear, invalidate = cache.invalidate, stats = cache.stats }
 M.version = core.version
 
 local function logger(level)

@@ -12,6 +12,7 @@
 
 local stockx = require "stockx"
 local listings = require "stockx.listings"
+local cache = require "stockx.cache"
 
 local input = listings._input
 local argerror, check_type = input.argerror, input.check_type
@@ -202,12 +203,21 @@ end
 -- Sends items first..last as one batch and fills results[first..last].
 -- Raises (timeout, or a request's error value) after filling what is
 -- known.
+-- The cache forgets the market data the chunk's items touch (variant for
+-- create, listing for update and delete).
+local function invalidate(chunk)
+  for _, w in ipairs(chunk) do
+    cache.invalidate_listing { listingId = w.listingId, variantId = w.variantId }
+  end
+end
+
 local function run_chunk(ctx, first, last)
   local kind, items, wires, results = ctx.kind, ctx.items, ctx.wires, ctx.results
   local chunk = {}
   for i = first, last do chunk[#chunk + 1] = wires[i] end
   local base = "/selling/batch/" .. kind .. "-listing"
   local ok, b = pcall(stockx.post, base, { items = chunk })
+  invalidate(chunk)
   if not ok then
     local sure = stockx.is_error(b) and b.status and b.status < 500
     mark(results, items, first, last, sure and "NOT_SENT" or "UNKNOWN", tostring(b))
@@ -221,6 +231,7 @@ local function run_chunk(ctx, first, last)
   else
     local path = base .. "/" .. tostring(batchId)
     ok, done, last_read = pcall(poll, path, b, ctx.opts)
+    invalidate(chunk)
     if not ok then
       mark(results, items, first, last, "UNKNOWN", tostring(done), batchId)
       error(done, 0)
