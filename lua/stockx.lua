@@ -35,6 +35,7 @@ M.json = {
 M.money = require "stockx.money"
 
 local dryrun = require "stockx.dryrun"
+local cache = require "stockx.cache"
 
 ---------------------------------------------------------------------------
 -- Errors
@@ -199,8 +200,17 @@ end
 function M.request(o)
   check("stockx.request", 1, "options", o, "table")
   check_opts("stockx.request", o)
-  return send("stockx.request", o.method and o.method:upper() or "GET",
-    o.path, o.query, o.headers, o.body, o.timeout, o.idempotent, o.download)
+  local method = o.method and o.method:upper() or "GET"
+  if method == "GET" or method == "HEAD" then
+    return send("stockx.request", method, o.path, o.query, o.headers, o.body,
+      o.timeout, o.idempotent, o.download)
+  end
+  -- a write: the cache forgets what it touches (never read from it)
+  cache.on_write(o.path, o.body)
+  local res, err = send("stockx.request", method, o.path, o.query, o.headers,
+    o.body, o.timeout, o.idempotent, o.download)
+  cache.on_write(o.path, o.body)
+  return res, err
 end
 
 local function decode(res)
@@ -224,7 +234,6 @@ end
 -- The GET cache (lua/stockx/cache.lua): a GET the rules cache, without
 -- opts.cache == false, own headers or a download, is answered from it
 -- (no yield, no limiter) or fetched once for every identical caller.
-local cache = require "stockx.cache"
 
 local function cached_get(fname, path, query, ttl, timeout, idempotent)
   if type(query) == "table" then query = core.query(query) end
@@ -279,15 +288,14 @@ local function call(fname, method, path, query, body, opts)
     end
     return data, res
   end
+  local write = method ~= "GET" and method ~= "HEAD"
+  if write then cache.on_write(path, body) end
   res, err = send(fname, method, path, query, headers, body, timeout,
     idempotent, download)
+  if write then cache.on_write(path, body) end
   if not res then
     err.path = display_path(err.url or path)
     raise(err)
-  end
-  if method ~= "GET" and path:find("^/selling/") then
-    -- a write: entries the user's own rules keep under /selling/ go
-    cache.invalidate("^/selling/")
   end
   if res.status >= 400 then raise(http_error(res)) end
   if res.dry_run then

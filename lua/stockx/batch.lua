@@ -204,7 +204,8 @@ end
 -- Raises (timeout, or a request's error value) after filling what is
 -- known.
 -- The cache forgets the market data the chunk's items touch (variant for
--- create, listing for update and delete).
+-- create, listing for update and delete) once the batch has been applied
+-- (stockx.post did when it was sent).
 local function invalidate(chunk)
   for _, w in ipairs(chunk) do
     cache.invalidate_listing { listingId = w.listingId, variantId = w.variantId }
@@ -217,7 +218,6 @@ local function run_chunk(ctx, first, last)
   for i = first, last do chunk[#chunk + 1] = wires[i] end
   local base = "/selling/batch/" .. kind .. "-listing"
   local ok, b = pcall(stockx.post, base, { items = chunk })
-  invalidate(chunk)
   if not ok then
     local sure = stockx.is_error(b) and b.status and b.status < 500
     mark(results, items, first, last, sure and "NOT_SENT" or "UNKNOWN", tostring(b))

@@ -282,6 +282,37 @@ function M.invalidate_listing(what)
   end
 end
 
+--- A write is about to be sent (stockx.post/put/patch/delete call this,
+-- before sending and again once it answered or failed): drops the market
+-- data it touches, named by its path or its table body: the variant of
+-- POST /selling/listings, the listing of /selling/listings/{id}..., the
+-- items of /selling/batch/*; anything else under /selling/ drops every
+-- market-data entry.  Entries the user's own rules keep under /selling/
+-- go too.
+function M.on_write(path, body)
+  if count == 0 and next(flights) == nil then return end
+  if not path:find("^/selling/") then return end
+  M.invalidate("^/selling/")
+  if path == "/selling/listings" and type(body) == "table" then
+    M.invalidate_listing { variantId = body.variantId }
+    return
+  end
+  local lid = path:match("^/selling/listings/([%w_%-]+)")
+  if lid then
+    M.invalidate_listing { listingId = lid }
+    return
+  end
+  if path:find("^/selling/batch/[%w%-]+$") and type(body) == "table"
+    and type(body.items) == "table" then
+    for _, it in ipairs(body.items) do
+      if type(it) ~= "table" then return M.invalidate("/market%-data$") end
+      M.invalidate_listing { listingId = it.listingId, variantId = it.variantId }
+    end
+    return
+  end
+  M.invalidate("/market%-data$")
+end
+
 --- The counters: hits, misses, evictions, entries.
 function M.stats()
   return { hits = counters.hits, misses = counters.misses,

@@ -362,10 +362,10 @@ end
 -- op and the listing read back (none for a dry-run create: it made no
 -- listing).
 -- `touched` names the listing for the cache: {listingId=} or
--- {variantId=}; its market data is invalidated once the write is sent and
--- again once its operation has finished (whatever the outcome).
+-- {variantId=}; stockx.post and friends invalidate its market data when
+-- the write is sent, and this again once its operation has finished
+-- (whatever the outcome), when StockX's market data shows it.
 local function finish(op, opts, touched)
-  cache.invalidate_listing(touched)
   if not opts.wait then return op end
   local ok, final = pcall(M.wait_operation, op, { timeout = opts.timeout,
     interval = opts.interval, max_interval = opts.max_interval })
@@ -379,16 +379,6 @@ local function finish(op, opts, touched)
   return final, l
 end
 
--- Sends a write; the cache forgets the listing's market data even when
--- the write raised (it may have reached StockX).
-local function send_write(touched, fn, ...)
-  local ok, op = pcall(fn, ...)
-  if not ok then
-    cache.invalidate_listing(touched)
-    error(op, 0)
-  end
-  return op
-end
 
 local CREATE_FIELDS = set { "variantId", "amount", "currencyCode",
   "expiresAt", "active", "inventoryType" }
@@ -408,8 +398,7 @@ function M.create(listing, opts)
   if body.amount == nil then argerror(fname, 1, "listing.amount", "required") end
   opts = check_wait_opts(fname, 2, opts)
   local touched = { variantId = listing.variantId }
-  return finish(send_write(touched, stockx.post, "/selling/listings", body),
-    opts, touched)
+  return finish((stockx.post("/selling/listings", body)), opts, touched)
 end
 
 -- The writes on an existing listing that take ask fields (update,
@@ -423,8 +412,8 @@ local function ask_write(name, method, suffix, fields_required)
     opts = check_wait_opts(fname, 3, opts)
     local path = "/selling/listings/" .. listingId .. suffix
     local touched = { listingId = listingId }
-    local op = send_write(touched, method == "PATCH" and stockx.patch
-      or stockx.put, path, body)
+    local op = method == "PATCH" and stockx.patch(path, body)
+      or stockx.put(path, body)
     return finish(op, opts, touched)
   end
 end
@@ -451,8 +440,7 @@ local function bare_write(name, method, suffix)
     opts = check_wait_opts(fname, 2, opts)
     local path = "/selling/listings/" .. listingId .. suffix
     local touched = { listingId = listingId }
-    local op = send_write(touched, method == "DELETE" and stockx.delete
-      or stockx.put, path)
+    local op = method == "DELETE" and stockx.delete(path) or stockx.put(path)
     return finish(op, opts, touched)
   end
 end
