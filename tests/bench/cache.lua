@@ -58,7 +58,7 @@ local function twice()
   return first, second, n
 end
 
-local function measure(name, fn, cached)
+local function measure(fn, cached)
   fresh(cached)
   local n0 = served()
   local a, b, mid = fn()
@@ -74,8 +74,8 @@ local fields = {}
 for _, case in ipairs { { "naive", naive }, { "toolkit", toolkit },
   { "twice", twice } } do
   local name, fn = case[1], case[2]
-  local off, plan_off, changes = measure(name, fn, false)
-  local on, plan_on = measure(name, fn, true)
+  local off, plan_off, changes = measure(fn, false)
+  local on, plan_on = measure(fn, true)
   if plan_off ~= plan_on then
     error(name .. ": the cache changed the plan", 0)
   end
