@@ -243,6 +243,34 @@ scenario.part("a batch update invalidates what its items touch", function()
   tap.eq(served() - n1, 2, "another product's stays cached")
 end)
 
+scenario.part("a raw write invalidates what its path names", function()
+  stockx.listings.get(L.listingId)
+  warm()
+  local a = stockx.listings.amount(L)
+  stockx.patch("/selling/listings/" .. L.listingId,
+    { amount = tostring(a + stockx.money.unit(a.currency)):match("^%S+") })
+  tap.eq(stockx.stats().cache_entries, 1,
+    "a PATCH of a known listing drops its variant's and product's market data only")
+  warm()
+  pcall(stockx.post, "/selling/unknown", {})
+  tap.eq(stockx.stats().cache_entries, 0,
+    "a write elsewhere under /selling/ (even a failed one) drops all market data")
+end)
+
+scenario.part("a GET in flight across an invalidation is not stored", function()
+  reset_cache()
+  scenario.fault { path = "/market%-data$", method = "GET", latency = 0.2, count = 1 }
+  local t = core.join(stockx.spawn(function()
+    return (stockx.get(md_path(pid, vid)))
+  end))
+  stockx.sleep(0.05)
+  cache.invalidate("/market%-data$")
+  local r = t:wait()
+  tap.eq(r.variantId, vid, "the caller still gets its answer")
+  tap.eq(stockx.stats().cache_entries, 0, "which is not stored")
+  scenario.clear_faults()
+end)
+
 scenario.part("clear and invalidate", function()
   warm()
   tap.eq(stockx.stats().cache_entries, 3, "three entries")
