@@ -200,9 +200,6 @@ local function poll(path, b, opts)
   return nil, last
 end
 
--- Sends items first..last as one batch and fills results[first..last].
--- Raises (timeout, or a request's error value) after filling what is
--- known.
 -- The cache forgets the market data the chunk's items touch (variant for
 -- create, listing for update and delete) once the batch has been applied
 -- (stockx.post did when it was sent).
@@ -211,6 +208,10 @@ local function invalidate(chunk)
     cache.invalidate_listing { listingId = w.listingId, variantId = w.variantId }
   end
 end
+
+-- Sends items first..last as one batch and fills results[first..last].
+-- Raises (timeout, or a request's error value) after filling what is
+-- known.
 
 local function run_chunk(ctx, first, last)
   local kind, items, wires, results = ctx.kind, ctx.items, ctx.wires, ctx.results
