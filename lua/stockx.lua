@@ -35,6 +35,7 @@ M.json = {
 M.money = require "stockx.money"
 
 local dryrun = require "stockx.dryrun"
+local cache = require "stockx.cache"
 
 ---------------------------------------------------------------------------
 -- Errors
@@ -231,10 +232,19 @@ end
 function M.request(o)
   check("stockx.request", 1, "options", o, "table")
   check_opts("stockx.request", o)
+  local method = o.method and o.method:upper() or "GET"
   local headers, idempotent = idempotency(o.idempotency_key, o.headers,
     o.idempotent)
-  return send("stockx.request", o.method and o.method:upper() or "GET",
-    o.path, o.query, headers, o.body, o.timeout, idempotent, o.download)
+  if method == "GET" or method == "HEAD" then
+    return send("stockx.request", method, o.path, o.query, headers, o.body,
+      o.timeout, idempotent, o.download)
+  end
+  -- a write: the cache forgets what it touches (never read from it)
+  cache.on_write(o.path, o.body)
+  local res, err = send("stockx.request", method, o.path, o.query, headers,
+    o.body, o.timeout, idempotent, o.download)
+  cache.on_write(o.path, o.body)
+  return res, err
 end
 
 local function decode(res)
@@ -255,6 +265,34 @@ local function decode(res)
   return data
 end
 
+-- The GET cache (lua/stockx/cache.lua): a GET the rules cache, without
+-- opts.cache == false, own headers or a download, is answered from it
+-- (no yield, no limiter) or fetched once for every identical caller.
+
+local function cached_get(fname, path, query, ttl, timeout, idempotent)
+  if type(query) == "table" then query = core.query(query) end
+  local key = (query and query ~= "") and (path .. "?" .. query) or path
+  local hit = cache.lookup(key)
+  if hit then return hit, true end
+  return cache.fetch(key, path, ttl, function()
+    local res, err = send(fname, "GET", path, query, nil, nil, timeout,
+      idempotent)
+    if not res then
+      err.path = display_path(err.url or path)
+      raise(err)
+    end
+    return res
+  end), false
+end
+
+local function cacheable(method, path, opts)
+  if method ~= "GET" or (opts and (opts.cache == false or opts.headers or
+    opts.download)) then
+    return nil
+  end
+  return cache.ttl(path)
+end
+
 local function call(fname, method, path, query, body, opts)
   if type(path) ~= "string" then check(fname, 1, "path", path, "string") end
   local headers, timeout, idempotent, download
@@ -263,12 +301,33 @@ local function call(fname, method, path, query, body, opts)
     check_opts(fname, { path = path, headers = opts.headers,
       timeout = opts.timeout, idempotent = opts.idempotent,
       download = opts.download, idempotency_key = opts.idempotency_key })
+    check(fname, 3, "opts.cache", opts.cache, "boolean", true)
     headers, timeout, idempotent, download = opts.headers, opts.timeout,
       opts.idempotent, opts.download
     headers, idempotent = idempotency(opts.idempotency_key, headers, idempotent)
   end
-  local res, err = send(fname, method, path, query, headers, body, timeout,
+  local res, err
+  local ttl = cacheable(method, path, opts)
+  if ttl then
+    local hit
+    res, hit = cached_get(fname, path, query, ttl, timeout, idempotent)
+    if res.status >= 400 then raise(http_error(res)) end
+    if res.dry_run then
+      return dryrun.answer("GET", display_path(res.url), nil), res
+    end
+    if hit then return decode(res), res end
+    local ok, data = pcall(decode, res)
+    if not ok then
+      cache.invalidate("^" .. path:gsub("%W", "%%%0") .. "$")
+      error(data, 0)
+    end
+    return data, res
+  end
+  local write = method ~= "GET" and method ~= "HEAD"
+  if write then cache.on_write(path, body) end
+  res, err = send(fname, method, path, query, headers, body, timeout,
     idempotent, download)
+  if write then cache.on_write(path, body) end
   if not res then
     err.path = display_path(err.url or path)
     raise(err)
@@ -627,13 +686,34 @@ end
 -- Settings, stats, logging
 ---------------------------------------------------------------------------
 
+-- Settings that change what a GET answers: the cache starts afresh.
+local CACHE_RESET = { "base_url", "api_key", "access_token", "client_id",
+  "client_secret" }
+
 function M.configure(settings)
   check("stockx.configure", 1, "settings", settings, "table")
-  return core.configure(settings)
+  local r = table.pack(core.configure(settings))
+  for _, k in ipairs(CACHE_RESET) do
+    if settings[k] ~= nil then cache.clear() break end
+  end
+  return table.unpack(r, 1, r.n)
 end
 
 M.settings = core.settings
-M.stats = core.stats
+
+--- The client's counters (core.stats) and the GET cache's: cache_hits,
+-- cache_misses, cache_evictions, cache_entries.
+function M.stats()
+  local s = core.stats()
+  local c = cache.stats()
+  s.cache_hits, s.cache_misses = c.hits, c.misses
+  s.cache_evictions, s.cache_entries = c.evictions, c.entries
+  return s
+end
+
+--- The GET cache: configure, clear, invalidate, stats (lua/stockx/cache.lua).
+M.cache = { configure = cache.configure, settings = cache.settings,
+  clear = cache.clear, invalidate = cache.invalidate, stats = cache.stats }
 M.version = core.version
 
 local function logger(level)

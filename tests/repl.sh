@@ -178,7 +178,7 @@ keys 'tk:ca'
 $T send-keys -t repl Tab
 expect '^> tk:cancel\($' "a method after ':'"
 $T send-keys -t repl C-u
-keys 'stockx.ca'
+keys 'stockx.cat'
 $T send-keys -t repl Tab
 expect '^> stockx\.catalog$' "a module loaded on first use, without loading it"
 $T send-keys -t repl C-u

@@ -12,6 +12,7 @@
 
 local stockx = require "stockx"
 local listings = require "stockx.listings"
+local cache = require "stockx.cache"
 
 local input = listings._input
 local argerror, check_type = input.argerror, input.check_type
@@ -199,9 +200,19 @@ local function poll(path, b, opts)
   return nil, last
 end
 
+-- The cache forgets the market data the chunk's items touch (variant for
+-- create, listing for update and delete) once the batch has been applied
+-- (stockx.post did when it was sent).
+local function invalidate(chunk)
+  for _, w in ipairs(chunk) do
+    cache.invalidate_listing { listingId = w.listingId, variantId = w.variantId }
+  end
+end
+
 -- Sends items first..last as one batch and fills results[first..last].
 -- Raises (timeout, or a request's error value) after filling what is
 -- known.
+
 local function run_chunk(ctx, first, last)
   local kind, items, wires, results = ctx.kind, ctx.items, ctx.wires, ctx.results
   local chunk = {}
@@ -221,6 +232,7 @@ local function run_chunk(ctx, first, last)
   else
     local path = base .. "/" .. tostring(batchId)
     ok, done, last_read = pcall(poll, path, b, ctx.opts)
+    invalidate(chunk)
     if not ok then
       mark(results, items, first, last, "UNKNOWN", tostring(done), batchId)
       error(done, 0)

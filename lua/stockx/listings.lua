@@ -14,6 +14,7 @@
 local stockx = require "stockx"
 local args = require "stockx.args"
 local money = require "stockx.money"
+local cache = require "stockx.cache"
 
 local M = {}
 
@@ -222,7 +223,14 @@ end
 -- @return a generic-for iterator of listing, page (as stockx.paginate)
 function M.list(filters)
   local q = list_query("stockx.listings.list", filters)
-  return stockx.paginate("/selling/listings", q, { key = "listings" })
+  local f, s, c, closer = stockx.paginate("/selling/listings", q, { key = "listings" })
+  -- each listing seen is noted, so a write by its id invalidates only
+  -- its variant's and product's cached market data
+  return function(...)
+    local l, page = f(...)
+    if l then cache.note_listing(l) end
+    return l, page
+  end, s, c, closer
 end
 
 --- Every listing that matches the filters, as an array.
@@ -232,6 +240,7 @@ function M.all(filters)
   local q = list_query("stockx.listings.all", filters)
   local out = {}
   for l in stockx.paginate("/selling/listings", q, { key = "listings" }) do
+    cache.note_listing(l)
     out[#out + 1] = l
   end
   return out
@@ -242,7 +251,9 @@ end
 -- @return the listing (ListingResponse), and res
 function M.get(listingId)
   check_id("stockx.listings.get", 1, "listingId", listingId)
-  return stockx.get("/selling/listings/" .. listingId)
+  local l, res = stockx.get("/selling/listings/" .. listingId)
+  cache.note_listing(l)
+  return l, res
 end
 
 --- A listing's amount as a stockx.money value in its currency.
@@ -296,6 +307,7 @@ local function read_back(listingId)
     return nil
   end
   local ok, l = try(stockx.get, "/selling/listings/" .. listingId)
+  if ok then cache.note_listing(l) end
   return ok and l or nil
 end
 
@@ -349,13 +361,24 @@ end
 -- Sends a write, then waits for it if opts.wait: returns op, or the final
 -- op and the listing read back (none for a dry-run create: it made no
 -- listing).
-local function finish(op, opts)
+-- `touched` names the listing for the cache: {listingId=} or
+-- {variantId=}; stockx.post and friends invalidate its market data when
+-- the write is sent, and this again once its operation has finished
+-- (whatever the outcome), when StockX's market data shows it.
+local function finish(op, opts, touched)
   if not opts.wait then return op end
-  local final = M.wait_operation(op, { timeout = opts.timeout,
+  local ok, final = pcall(M.wait_operation, op, { timeout = opts.timeout,
     interval = opts.interval, max_interval = opts.max_interval })
+  if not ok then
+    cache.invalidate_listing(touched)
+    error(final, 0)
+  end
   if final.dry_run and final.operationType == "CREATE" then return final, nil end
-  return final, read_back(final.listingId)
+  local l = read_back(final.listingId)
+  cache.invalidate_listing(l or touched)
+  return final, l
 end
+
 
 local CREATE_FIELDS = set { "variantId", "amount", "currencyCode",
   "expiresAt", "active", "inventoryType" }
@@ -387,7 +410,7 @@ function M.create(listing, opts)
     end
     error(op, 0)
   end
-  return finish(op, opts)
+  return finish(op, opts, { variantId = listing.variantId })
 end
 
 -- UTC seconds of a StockX time ("2026-12-01T10:00:00.123Z"), or nil.
@@ -433,9 +456,10 @@ local function ask_write(name, method, suffix, fields_required)
     local body = wire_fields(fname, 2, "changes.", fields or {}, ASK_FIELDS, OPTS_HINT)
     opts = check_wait_opts(fname, 3, opts)
     local path = "/selling/listings/" .. listingId .. suffix
+    local touched = { listingId = listingId }
     local op = method == "PATCH" and stockx.patch(path, body)
       or stockx.put(path, body)
-    return finish(op, opts)
+    return finish(op, opts, touched)
   end
 end
 
@@ -460,8 +484,9 @@ local function bare_write(name, method, suffix)
     check_id(fname, 1, "listingId", listingId)
     opts = check_wait_opts(fname, 2, opts)
     local path = "/selling/listings/" .. listingId .. suffix
+    local touched = { listingId = listingId }
     local op = method == "DELETE" and stockx.delete(path) or stockx.put(path)
-    return finish(op, opts)
+    return finish(op, opts, touched)
   end
 end
 

@@ -4,7 +4,8 @@
 # (nginx from tests/nginx.sh), startup time, and peak RSS of 10,000 parked
 # tasks, the requests a repricing pass costs (tests/bench/quota.lua), and
 # the adaptive limiter's 429s against a server slower than the client's
-# rate (tests/bench/adaptive.lua).  Reports numbers and ratios; exits
+# rate (tests/bench/adaptive.lua), and the requests the GET cache saves on
+# repricing runs (tests/bench/cache.lua).  Reports numbers and ratios; exits
 # non-zero only when something broke, never for a missed target.
 #
 # Environment (defaults): STOCKX (./stockx), BENCH_N (50000), BENCH_C (50),
@@ -257,6 +258,29 @@ quota() {
     fi
 }
 
+# ---- cache: requests the GET cache saves on repricing runs ----------------
+
+cache() {
+    echo "== cache: repricing runs with and without the GET cache"
+    if line=$(timeout 900 "$STOCKX" --rate off --log-level error run \
+            --sandbox --rate-limit off tests/bench/cache.lua 2> "$tmp/stderr"); then
+        echo "  $line"
+        same=MISSED
+        case $line in *identical=yes*) same=ok ;; esac
+        row cache "naive $(field naive_off "$line") req" \
+            "$(field naive_on "$line") req cached" \
+            "$(ratio "$(field naive_on "$line")" "$(field naive_off "$line")")" \
+            "same plan" "$same"
+        row cache2 "2nd pass $(field twice_off "$line") req" \
+            "$(field twice_on "$line") req cached" \
+            "$(ratio "$(field twice_on "$line")" "$(field twice_off "$line")")" \
+            "same plan" "$same"
+    else
+        tail -n 5 "$tmp/stderr" >&2
+        broken "cache.lua failed"
+    fi
+}
+
 # ---- adaptive: 429s against a server slower than the client's rate --------
 
 # start_limited NAME: `stockx sandbox` limited to 1/1s; URL in $tmp/NAME.url.
@@ -364,6 +388,7 @@ sh tests/nginx.sh stop "$tmp/nginx"
 startup
 memory
 quota
+cache
 adaptive
 
 echo

@@ -121,7 +121,7 @@ end
 
 tap.eq(cands("stockx.pa"), "stockx.paginate( stockx.patch(",
   "fields of a table, functions with '('")
-tap.eq(cands("stockx.ca"), "stockx.catalog",
+tap.eq(cands("stockx.cat"), "stockx.catalog",
   "a module loaded on first use is named by __complete")
 tap.eq(rawget(stockx, "catalog"), nil, "and not loaded")
 _G.res = res
