@@ -43,6 +43,7 @@ tap.ok(#log >= 2 and log[#log - 1].idempotency_key == "retry-me" and
   log[#log].idempotency_key == "retry-me", "both attempts carry the same key")
 tap.fault { path = "^/selling/listings$", method = "POST", status = 503, count = 1 }
 _, res = stockx.post("/selling/listings", body, { idempotency_key = true })
+tap.eq(res.attempts, 2, "a POST with a generated key is retried too")
 log = tap.log("^/selling/listings$")
 tap.ok(#log >= 2 and log[#log - 1].idempotency_key ~= nil and
   log[#log - 1].idempotency_key == log[#log].idempotency_key,
