@@ -111,7 +111,7 @@ static void count(struct sx_breaker *b, const struct sx_breaker_params *p,
     b->in_a_row = failed ? b->in_a_row + 1 : 0;
     if (p->consecutive > 0 && b->in_a_row >= p->consecutive)
         open_now(b, p, now);
-    else if (failed && b->calls >= min &&
+    else if (b->calls >= min &&
              b->failures >= p->failure_rate * b->calls)
         open_now(b, p, now);
 }
