@@ -43,7 +43,7 @@ local dryrun = require "stockx.dryrun"
 
 --- Error values raised by get/post/... (and returned by request for
 -- transport failures).  Fields: kind, status, method, url, path, message,
--- body, attempts, retry_after.
+-- body, attempts, retry_after; retry_in (kind circuit_open).
 local Error = {}
 Error.__index = Error
 

@@ -411,7 +411,8 @@ const char *sx_config_format(const struct sx_config *k,
         sx_url_redis_mask(s ? s : "host", buf, len);
     else if (sx_config_is_string(o))
         snprintf(buf, len, "%s", s ? s : "(not set)");
-    else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
+    else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT ||
+             o->type == SX_OPT_NUMBER)
         snprintf(buf, len, "%.15g", sx_config_number(k, o));
     else if (o->type == SX_OPT_RATE && !k->rate_on)
         snprintf(buf, len, "off");
