@@ -73,12 +73,12 @@ static void log_state(const struct sx_origin *o, const char *why,
     snprintf(calls, sizeof calls, "%d", b->calls);
     snprintf(row, sizeof row, "%d", b->in_a_row);
     snprintf(open, sizeof open, "%.3f", sx_breaker_retry_in(b, now));
-    int opened = b->state == SX_BREAKER_OPEN;
+    int opened = b->state == SX_BREAKER_OPEN, tripped = opened && !why;
     struct sx_log_field f[] = {
         {"origin", o->name, 0},
-        {"failures", opened && !b->probe ? fails : NULL, 1},
-        {"window", opened ? calls : NULL, 1},
-        {"in_a_row", opened ? row : NULL, 1},
+        {"failures", tripped ? fails : NULL, 1}, /* a probe: no window */
+        {"window", tripped ? calls : NULL, 1},
+        {"in_a_row", tripped ? row : NULL, 1},
         {"open_for", opened ? open : NULL, 1},
         {"reason", why, 0},
     };
