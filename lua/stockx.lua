@@ -44,7 +44,7 @@ local cache = require "stockx.cache"
 
 --- Error values raised by get/post/... (and returned by request for
 -- transport failures).  Fields: kind, status, method, url, path, message,
--- body, attempts, retry_after.
+-- body, attempts, retry_after; retry_in (kind circuit_open).
 local Error = {}
 Error.__index = Error
 

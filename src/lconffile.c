@@ -159,6 +159,10 @@ static void apply(lua_State *L, struct eval *e, int t, const char *where,
             if (!lua_istable(L, -1))
                 bad(L, where, key, "must be a table {max_attempts = 5, ...}");
             apply(L, e, lua_gettop(L), where, "retry.");
+        } else if (!*group && !strcmp(key, "breaker") && lua_istable(L, -1)) {
+            e->k->breaker_on = 1; /* breaker = {...}; false: the setting */
+            sx_conffile_mark(e->f, o, *where ? SX_SRC_PROFILE : SX_SRC_FILE);
+            apply(L, e, lua_gettop(L), where, "breaker.");
         } else if (!*group && strchr(key, '.')) {
             bad(L, where, key, "no dotted keys: write retry = {...}");
         } else if (!o) {

@@ -89,20 +89,28 @@ int sx_lconfig_set(lua_State *L, struct sx_config *k, const struct sx_opt *o,
     return sx_config_set_text(k, o, v, len, err, errlen);
 }
 
-/* Applies table i (keys prefixed by group, "" or "retry.") to k. */
+/* 1 if name is a group of dotted settings ("retry", "breaker"). */
+static int is_group(const char *name)
+{
+    return !strcmp(name, "retry") || !strcmp(name, "breaker");
+}
+
+/* Applies table i (keys prefixed by group: "", "retry.", "breaker.") to k. */
 static void apply(lua_State *L, struct sx_config *k, int i,
                   const char *group)
 {
-    char name[64], err[300];
+    char name[64], sub[72], err[300];
     lua_pushnil(L);
     while (lua_next(L, i)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             fail(L, "keys must be strings");
         snprintf(name, sizeof name, "%s%s", group, lua_tostring(L, -2));
         const struct sx_opt *o = sx_config_find(name);
-        if (!*group && !strcmp(name, "retry") &&
-            lua_type(L, -1) == LUA_TTABLE) {
-            apply(L, k, lua_gettop(L), "retry.");
+        if (!*group && is_group(name) && lua_type(L, -1) == LUA_TTABLE) {
+            if (!strcmp(name, "breaker"))
+                k->breaker_on = 1; /* breaker = {...} turns it on */
+            snprintf(sub, sizeof sub, "%s.", name);
+            apply(L, k, lua_gettop(L), sub);
         } else if (!o || (!*group && strchr(name, '.'))) {
             lua_pushfstring(L, "unknown setting '%s'", name);
             fail(L, lua_tostring(L, -1));
@@ -189,26 +197,50 @@ static void push_value(lua_State *L, const struct sx_config *k,
     }
 }
 
-/* core.settings() -> every setting, secrets only as has_<name> */
+/* [-1, +0] Sets the value on top in its group's table of settings()
+ * (just below it), the table named by o's prefix, made if new. */
+static void group_table(lua_State *L, const struct sx_opt *o, size_t len)
+{
+    lua_pushlstring(L, o->name, len);               /* settings value key */
+    if (lua_rawget(L, -3) != LUA_TTABLE) {          /* settings value grp */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushlstring(L, o->name, len);
+        lua_pushvalue(L, -2);                       /* ... grp key grp */
+        lua_rawset(L, -5);
+    }
+    lua_insert(L, -2);                              /* settings grp value */
+    lua_setfield(L, -2, strchr(o->name, '.') + 1);
+    lua_pop(L, 1);                                  /* settings */
+}
+
+/*
+ * core.settings() -> every setting, secrets only as has_<name>; dotted
+ * ones in their group's table (retry = {...}); breaker = false when off.
+ */
 static int l_settings(lua_State *L)
 {
     const struct sx_config *k = sx_client_config(sx_rt_get(L)->client);
     lua_newtable(L);
-    lua_newtable(L);                                  /* settings retry */
     for (const struct sx_opt *o = sx_config_opts; o->name; o++) {
         const char *dot = strchr(o->name, '.');
+        if (!strcmp(o->name, "breaker"))
+            continue; /* its group's table, or false below */
         push_value(L, k, o);
         if (dot) {
-            lua_setfield(L, -2, dot + 1);
+            group_table(L, o, (size_t)(dot - o->name));
         } else if (o->type == SX_OPT_SECRET) {
             lua_pushfstring(L, "has_%s", o->name);
             lua_insert(L, -2);
-            lua_rawset(L, -4);
+            lua_rawset(L, -3);
         } else {
-            lua_setfield(L, -3, o->name);
+            lua_setfield(L, -2, o->name);
         }
     }
-    lua_setfield(L, -2, "retry");
+    if (!k->breaker_on) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "breaker");
+    }
     return 1;
 }
 

@@ -311,6 +311,10 @@ static int request_k(lua_State *L, int status, lua_KContext ctx)
             lua_setfield(L, -2, "retry_after");
         }
         mark_ambiguous(L, &res);
+        if (res.err == SX_E_CIRCUIT) {
+            lua_pushnumber(L, res.retry_after); /* until a probe */
+            lua_setfield(L, -2, "retry_in");
+        }
         nret = 2;
     } else if (q->tmp && ok2xx && download_size(q) == 0) {
         nret = push_fail(L, "bad_response", "empty body: nothing was "

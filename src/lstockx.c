@@ -166,6 +166,28 @@ static void push_quota(lua_State *L, struct sx_client *c)
         set_int(L, "quota_left", q.left);
 }
 
+/* stats().breakers: {[origin] = {state=, calls=, failures=, ...}} */
+static void push_breakers(lua_State *L, struct sx_client *c)
+{
+    struct sx_breaker_stats b[32];
+    int n = sx_client_breakers(c, b, 32);
+    lua_createtable(L, 0, n);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, b[i].state);
+        lua_setfield(L, -2, "state");
+        set_int(L, "calls", b[i].calls);
+        set_int(L, "failures", b[i].failures);
+        set_int(L, "in_a_row", b[i].in_a_row);
+        set_int(L, "trips", b[i].trips);
+        set_num(L, "retry_in", b[i].retry_in);
+        if (b[i].budget >= 0)
+            set_int(L, "budget", b[i].budget);
+        lua_setfield(L, -2, b[i].origin);
+    }
+    lua_setfield(L, -2, "breakers");
+}
+
 static int l_stats(lua_State *L)
 {
     struct sx_stats st;
@@ -181,6 +203,9 @@ static int l_stats(lua_State *L)
     set_int(L, "sockets", st.sockets);
     set_int(L, "failed", st.failed);
     set_int(L, "pending", st.pending);
+    set_int(L, "circuit_open", st.circuit_open);
+    set_int(L, "budget_refused", st.budget_refused);
+    push_breakers(L, sx_rt_get(L)->client);
     set_int(L, "tasks", sx_rt_get(L)->tasks);
     set_num(L, "limiter_wait", st.limiter_wait);
     set_num(L, "pause_left", st.pause_left);

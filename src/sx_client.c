@@ -28,7 +28,7 @@ const char *sx_client_err_name(enum sx_err e)
     static const char *const names[] = {
         "ok", "timeout", "connect", "tls", "dns", "reset", "url", "io",
         "too_large", "cancelled", "transport", "quota_exhausted",
-        "rate_limited"};
+        "rate_limited", "circuit_open"};
     return (unsigned)e < sizeof names / sizeof *names ? names[e]
                                                       : "transport";
 }
@@ -223,7 +223,7 @@ static void set_transfer_opts(struct sx_client *c, CURL *e, struct sx_req *r)
                      strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms(r->timeout));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms(sx_origin_timeout(c, r)));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms(k->connect_timeout));
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)k->idle_timeout);
     if (k->ca_file)
@@ -450,7 +450,10 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
         r->retry_after = a.retry_after;
     if (r->err == SX_OK && r->status == 429)
         c->st.status_429++;
+    int final = sx_origin_record(c, r); /* a probe, or the breaker opened */
     sx_retry_decide(&p, &a, rand01(c), &d);
+    if (d.action == SX_RETRY_BACKOFF && (final || !sx_origin_retry(c, r)))
+        d.action = SX_RETRY_GIVE_UP;
     if (r->err == SX_OK && r->status != 503 && r->status != 502 &&
         r->status != 504)
         sx_queue_adapt(r, r->status == 429, a.retry_after);
@@ -479,7 +482,11 @@ void sx_client_complete(struct sx_req *r, enum sx_err err)
     r->state = RQ_DONE;
     c->st.pending--;
     if (err == SX_E_CANCELLED) {
+        sx_origin_cancelled(c, r);
         log_req(SX_LOG_DEBUG, "request.cancelled", r, -1, NULL);
+    } else if (err == SX_E_CIRCUIT) {
+        c->st.failed++; /* breaker.open said it at warn level, once */
+        log_req(SX_LOG_DEBUG, "request.failed", r, -1, r->errbuf);
     } else if (err != SX_OK) {
         c->st.failed++;
         log_req(SX_LOG_WARN, "request.failed", r, -1,
@@ -615,8 +622,10 @@ int sx_client_set_config(struct sx_client *c, const struct sx_config *k,
     }
     sx_headers_unref(c->hdrs);
     c->hdrs = h;
-    sx_config_free(&c->cfg);
+    struct sx_config old = c->cfg;
     c->cfg = nk;
+    sx_origin_config(c, &old);
+    sx_config_free(&old);
     apply_rate(c, &c->cfg);
     sx_share_reset(c); /* the key, URL or directory may have changed */
     /* handles set up before now carry options of the old configuration */

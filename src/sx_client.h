@@ -30,7 +30,8 @@ enum sx_err {
     SX_E_CANCELLED, /* "cancelled": the client shut down */
     SX_E_OTHER,     /* "transport" */
     SX_E_QUOTA,     /* "quota_exhausted": the day's quota is spent */
-    SX_E_RATE       /* "rate_limited": a shared 429 pause is too long */
+    SX_E_RATE,      /* "rate_limited": a shared 429 pause is too long */
+    SX_E_CIRCUIT    /* "circuit_open": the origin's breaker is open */
 };
 const char *sx_client_err_name(enum sx_err e);
 
@@ -45,6 +46,8 @@ struct sx_stats {
     long sockets;      /* sockets curl watches now */
     long failed;       /* finished with a transport error */
     long pending;      /* submitted and not finished */
+    long circuit_open; /* failed fast by an open breaker */
+    long budget_refused; /* retries the retry budget could not pay */
     /* computed when read (sx_queue_stats), in seconds: */
     double limiter_wait; /* how long the head of the queue has been held
                             by the limiter or a 429 pause; 0: not held */
@@ -82,6 +85,20 @@ struct sx_quota {
     double reset;      /* seconds to the next 00:00 UTC */
 };
 void sx_client_quota(struct sx_client *c, struct sx_quota *out);
+
+/* One origin's circuit breaker and retry budget, for stats(). */
+struct sx_breaker_stats {
+    const char *origin; /* "scheme://host:port" (valid until the next call) */
+    const char *state;  /* closed, open, half_open; off */
+    int calls, failures; /* in the window */
+    int in_a_row;       /* failures in a row */
+    long trips;         /* times opened */
+    double retry_in;    /* seconds until a probe, 0 unless open */
+    long budget;        /* retry tokens left; -1: no budget */
+};
+/* The origins asked lately (at most max); how many were written. */
+int sx_client_breakers(const struct sx_client *c, struct sx_breaker_stats *out,
+                       int max);
 int sx_client_asynch_dns(void); /* 1 if curl resolves names without blocking */
 
 /* ---- one request ------------------------------------------------------ */

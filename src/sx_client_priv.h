@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sx_adapt.h"
+#include "sx_breaker.h"
 #include "sx_client.h"
 #include "sx_easy.h"
 #include "sx_limiter.h"
@@ -69,6 +70,16 @@ struct sx_req {
     int dry_run;                 /* answered by the client, not sent */
     long request_bytes;          /* sent by the last attempt (curl's
                                     CURLINFO_REQUEST_SIZE) */
+    unsigned probe;              /* the half-open breaker's probe id, 0 */
+    int budget_cost;             /* what its last retry took from budget */
+};
+
+/* An origin's circuit breaker and retry budget (sx_origin.c). */
+struct sx_origin {
+    char name[SX_ORIGIN_MAX];    /* "scheme://host:port", no userinfo */
+    double used;                 /* last asked (to replace), 0: free */
+    struct sx_breaker b;
+    struct sx_budget budget;
 };
 
 struct sx_client {
@@ -109,6 +120,7 @@ struct sx_client {
         char error[300];         /* why state is -1 */
     } share;
     struct sx_rshare *rs;        /* the limiter in Redis, or NULL */
+    struct sx_origin origins[SX_ORIGINS]; /* breakers, retry budgets */
 };
 
 /* sx_client.c */
@@ -184,6 +196,20 @@ int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent);
 /* Redis's figures into *out (backend, fallback, used, left); 1 if any. */
 int sx_rshare_quota(const struct sx_client *c, struct sx_quota *out);
 void sx_rshare_free(struct sx_client *c);
+
+/* sx_origin.c: the circuit breaker and retry budget per origin */
+/* Before each attempt: 1 go (maybe as the probe), 0 r failed fast. */
+int sx_origin_admit(struct sx_client *c, struct sx_req *r);
+/* The attempt's curl timeout (a probe's is breaker.probe_timeout). */
+double sx_origin_timeout(const struct sx_client *c, const struct sx_req *r);
+/* The attempt's outcome to its breaker; 1: no retry (a probe, not closed). */
+int sx_origin_record(struct sx_client *c, struct sx_req *r);
+/* r would retry: pays from its origin's budget; 0: refused, give up. */
+int sx_origin_retry(struct sx_client *c, struct sx_req *r);
+/* r ends without an outcome (cancelled): a probe's slot is freed. */
+void sx_origin_cancelled(struct sx_client *c, struct sx_req *r);
+/* The settings changed from *old (NULL: the first). */
+void sx_origin_config(struct sx_client *c, const struct sx_config *old);
 
 /* sx_req.c */
 void sx_req_pool_free(struct sx_client *c);

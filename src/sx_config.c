@@ -56,6 +56,28 @@ const struct sx_opt sx_config_opts[] = {
      "--backoff-base", NULL, "first backoff ceiling, doubled per retry"},
     {"retry.backoff_cap", SX_OPT_SECONDS, OFF(backoff_cap), 0, DAY, "60",
      "--backoff-cap", NULL, "largest backoff ceiling"},
+    {"retry.budget", SX_OPT_COUNT, OFF(retry_budget), 0, 1e6, "500",
+     "--retry-budget", NULL, "retry tokens per origin: a retry costs 5 "
+     "(10 after a timeout), a success returns 1 (0: no budget)"},
+    {"breaker", SX_OPT_BOOL, OFF(breaker_on), 0, 0, "true", NULL,
+     "STOCKX_BREAKER", "a circuit breaker per origin; breaker = {...} "
+     "sets the breaker.* keys, false turns it off"},
+    {"breaker.window", SX_OPT_COUNT, OFF(breaker_window), 1, 1000, "20",
+     NULL, NULL, "attempts whose outcome the breaker remembers"},
+    {"breaker.min_calls", SX_OPT_COUNT, OFF(breaker_min_calls), 1, 1000,
+     "10", NULL, NULL, "attempts in the window before the rate can trip"},
+    {"breaker.failure_rate", SX_OPT_NUMBER, OFF(breaker_failure_rate), 0.01,
+     1, "0.5", NULL, NULL, "share of failures (connect, DNS, TLS, timeout, "
+     "reset, 5xx) in the window that opens it"},
+    {"breaker.consecutive", SX_OPT_COUNT, OFF(breaker_consecutive), 0, 1000,
+     "5", NULL, NULL, "failures in a row that open it (0: off)"},
+    {"breaker.open_for", SX_OPT_SECONDS, OFF(breaker_open_for), 0.001, DAY,
+     "30", NULL, NULL, "open period before a probe; doubled on each reopen"},
+    {"breaker.open_max", SX_OPT_SECONDS, OFF(breaker_open_max), 0.001, DAY,
+     "300", NULL, NULL, "longest open period"},
+    {"breaker.probe_timeout", SX_OPT_SECONDS, OFF(breaker_probe_timeout),
+     0.001, DAY, "10", NULL, NULL, "the half-open probe's timeout (at most "
+     "timeout)"},
     {"log_level", SX_OPT_LEVEL, OFF(log_level), 0, 0, "info", "--log-level",
      "STOCKX_LOG_LEVEL", "debug, info, warn, error"},
     {"log_format", SX_OPT_FORMAT, OFF(log_json), 0, 0, "text",
@@ -389,7 +411,8 @@ const char *sx_config_format(const struct sx_config *k,
         sx_url_redis_mask(s ? s : "host", buf, len);
     else if (sx_config_is_string(o))
         snprintf(buf, len, "%s", s ? s : "(not set)");
-    else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT)
+    else if (o->type == SX_OPT_SECONDS || o->type == SX_OPT_COUNT ||
+             o->type == SX_OPT_NUMBER)
         snprintf(buf, len, "%.15g", sx_config_number(k, o));
     else if (o->type == SX_OPT_RATE && !k->rate_on)
         snprintf(buf, len, "off");

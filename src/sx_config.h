@@ -40,6 +40,12 @@ struct sx_config {
     double rate_margin;      /* the shared limiter runs at rate * margin */
     long quota;              /* requests per UTC day (0: none) */
     int on_quota_wait;       /* quota spent: 1 wait, 0 fail */
+    /* the circuit breaker per origin, the retry budget (sx_breaker) */
+    long retry_budget;       /* tokens per origin; 0: no budget */
+    int breaker_on;
+    long breaker_window, breaker_min_calls, breaker_consecutive;
+    double breaker_failure_rate;
+    double breaker_open_for, breaker_open_max, breaker_probe_timeout;
 };
 
 enum sx_opt_type {

@@ -284,6 +284,8 @@ static int admit_limited(struct sx_client *c, struct sx_req *r, double now)
 static int admit_head(struct sx_client *c, struct sx_req *r)
 {
     double now = sx_time_now(), wait;
+    if (!sx_origin_admit(c, r))
+        return -1; /* an open breaker failed it fast */
     if (!r->limited) {
         if ((wait = origin_wait(c, r, now)) > 0) {
             sx_queue_unlink(c, r);

@@ -210,6 +210,7 @@ void sx_req_free(struct sx_req *r)
     if (!r)
         return;
     struct sx_client *c = r->c;
+    sx_origin_cancelled(c, r); /* a probe freed while out */
     if (r->state == RQ_QUEUED)
         sx_queue_unlink(c, r);
     if (r->easy)

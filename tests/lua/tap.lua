@@ -58,11 +58,13 @@ end
 ---------------------------------------------------------------------------
 
 --- Resets the sandbox and sets the fast test defaults: no client limiter,
--- short backoff.
+-- short backoff, no circuit breaker (the tests of retries and faults make
+-- the sandbox fail on purpose, one after another: a breaker would open
+-- and fail what they check fast; tests/lua/test_breaker.lua turns it on).
 function M.setup(settings)
-  stockx.configure { rate = false, retry = { backoff_base = 0.05,
-    backoff_cap = 0.2, max_attempts = 5, transient_attempts = 3,
-    max_retry_after = 300 } }
+  stockx.configure { rate = false, breaker = false, retry = {
+    backoff_base = 0.05, backoff_cap = 0.2, max_attempts = 5,
+    transient_attempts = 3, max_retry_after = 300 } }
   if settings then stockx.configure(settings) end
   stockx.post("/_sandbox/reset", {})
 end
