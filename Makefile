@@ -23,7 +23,7 @@ VERSION  := 0.1.0$(if $(GITDESC),+$(GITDESC))
 PURE     := buf url retry limiter gcra rgcra adapt ratefile log time http json config tz cron file metrics
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers queue share rshare redis req client server
-BIND     := lrt ltask lcron ljson lrequest lconfig lconffile lstockx lserver lsandbox lembed lrepl main
+BIND     := lrt ltask lcron ljson lrequest lconfig lconffile lstockx lserver lmetrics lsandbox lembed lrepl main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

@@ -40,6 +40,10 @@ struct sx_config {
     double rate_margin;      /* the shared limiter runs at rate * margin */
     long quota;              /* requests per UTC day (0: none) */
     int on_quota_wait;       /* quota spent: 1 wait, 0 fail */
+    char *metrics_addr;      /* HOST:PORT for GET /metrics, or NULL */
+    int metrics_public;      /* metrics_addr may be a non-loopback address */
+    char *metrics_file;      /* a .prom file, or NULL */
+    double metrics_interval; /* seconds between metrics_file writes */
 };
 
 enum sx_opt_type {

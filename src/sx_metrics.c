@@ -383,6 +383,15 @@ int sx_metrics_observe(struct sx_metrics *m, int fam, int series, double v,
     return 0;
 }
 
+int sx_metrics_label_names(const struct sx_metrics *m, int fam,
+                           const char **names)
+{
+    const struct family *f = &m->fam[fam];
+    for (int j = 0; j < f->nlabels; j++)
+        names[j] = f->labels[j];
+    return f->nlabels;
+}
+
 double sx_metrics_value(const struct sx_metrics *m, int fam, int series)
 {
     const struct family *f = &m->fam[fam];

@@ -51,6 +51,10 @@ int sx_metrics_set(struct sx_metrics *m, int fam, int series, double v,
 int sx_metrics_observe(struct sx_metrics *m, int fam, int series, double v,
                        char *err, size_t errlen);
 
+/* The family's label names into names[SX_METRICS_MAX_LABELS]: how many. */
+int sx_metrics_label_names(const struct sx_metrics *m, int fam,
+                           const char **names);
+
 /* Current value of a counter or gauge series, or a histogram's count. */
 double sx_metrics_value(const struct sx_metrics *m, int fam, int series);
 
