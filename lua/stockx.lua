@@ -167,6 +167,15 @@ local function managed_auth()
   return auth_mod.active() and auth_mod
 end
 
+-- Each finished request counts in stockx.metrics (endpoint templates only).
+local metrics_mod
+local function record(method, res, err, path, seconds)
+  metrics_mod = metrics_mod or require "stockx.metrics"
+  local url = res and res.url or err and err.url
+  metrics_mod.record_request(method, url and display_path(url) or path,
+    res and res.status, seconds)
+end
+
 -- The one path to core.request: encodes the query and a table body.
 local function send(fname, method, path, query, headers, body, timeout,
                     idempotent, download)
@@ -182,6 +191,7 @@ local function send(fname, method, path, query, headers, body, timeout,
   -- API paths (not absolute URLs) under tokens from `stockx login`: the
   -- token is refreshed before it expires, and once after a 401
   local auth = path and not path:find("^%a[%w+.-]*://") and managed_auth()
+  local t0 = core.now()
   if auth then auth.before() end
   local token = auth and auth.current()
   local res, err = core.request(method, path, query, headers, body, timeout,
@@ -190,6 +200,7 @@ local function send(fname, method, path, query, headers, body, timeout,
     res, err = core.request(method, path, query, headers, body, timeout,
       idempotent, download, fname)
   end
+  record(method, res, err, path, core.now() - t0)
   return res, err
 end
 
@@ -594,7 +605,11 @@ end
 
 function M.configure(settings)
   check("stockx.configure", 1, "settings", settings, "table")
-  return core.configure(settings)
+  local r = core.configure(settings)
+  if settings.metrics_addr or settings.metrics_file then
+    require("stockx.metrics").apply(core.settings())
+  end
+  return r
 end
 
 M.settings = core.settings
@@ -662,7 +677,7 @@ function M.cron(...) return require("stockx.schedule").cron(...) end
 
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
   batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice",
-  progress = "stockx.progress" }
+  progress = "stockx.progress", metrics = "stockx.metrics" }
 -- __complete names them for the REPL's completion, which calls nothing.
 setmetatable(M, { __complete = lazy, __index = function(t, k)
   local name = lazy[k]
@@ -671,5 +686,11 @@ setmetatable(M, { __complete = lazy, __index = function(t, k)
   rawset(t, k, mod)
   return mod
 end })
+
+-- --metrics-addr / --metrics-file (or the config file): serve and write
+do
+  local s = core.settings()
+  if s.metrics_addr or s.metrics_file then require("stockx.metrics").apply(s) end
+end
 
 return M
