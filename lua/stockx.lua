@@ -690,7 +690,13 @@ end })
 -- --metrics-addr / --metrics-file (or the config file): serve and write
 do
   local s = core.settings()
-  if s.metrics_addr or s.metrics_file then require("stockx.metrics").apply(s) end
+  if s.metrics_addr or s.metrics_file then
+    local ok, e = pcall(require("stockx.metrics").apply, s)
+    if not ok then -- a bad setting, said once, like the C settings' errors
+      io.stderr:write("stockx: ", tostring(e), "\n")
+      os.exit(2)
+    end
+  end
 end
 
 return M
