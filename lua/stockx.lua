@@ -168,9 +168,8 @@ local function managed_auth()
 end
 
 -- Each finished request counts in stockx.metrics (endpoint templates only).
-local metrics_mod
+local metrics_mod = require "stockx.metrics"
 local function record(method, res, err, path, seconds)
-  metrics_mod = metrics_mod or require "stockx.metrics"
   local url = res and res.url or err and err.url
   metrics_mod.record_request(method, url and display_path(url) or path,
     res and res.status, seconds)

@@ -11,6 +11,9 @@
 
 local core = require "stockx.core"
 local mcore = require "stockx.metrics.core"
+-- scripts may clobber globals; every request passes through here
+local ipairs, pairs, type, tostring, tonumber, error, require =
+  ipairs, pairs, type, tostring, tonumber, error, require
 
 local M = {}
 
