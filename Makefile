@@ -20,10 +20,10 @@ GITDESC  := $(shell git describe --tags --always --dirty 2>/dev/null)
 VERSION  := 0.1.0$(if $(GITDESC),+$(GITDESC))
 
 # Layer 1: pure helpers (no Lua, no libevent, no curl).
-PURE     := buf url retry breaker limiter gcra rgcra adapt ratefile log time http json config tz cron file
+PURE     := buf url retry breaker limiter gcra rgcra adapt ratefile log time http json config tz cron file metrics
 # Layer 2: event core.  Layer 3: Lua bindings (l*.c) and main.
 CORE     := multi easy headers queue origin share rshare redis req client server
-BIND     := lrt ltask lcron ljson lrequest lconfig lconffile lstockx lserver lsandbox lembed lrepl main
+BIND     := lrt ltask lcron ljson lrequest lconfig lconffile lstockx lserver lmetrics lsandbox lembed lrepl main
 SRCS     := $(PURE:%=src/sx_%.c) $(CORE:%=src/sx_%.c) $(BIND:%=src/%.c)
 LUAS     := $(shell find lua -name '*.lua' | sort)
 

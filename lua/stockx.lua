@@ -200,6 +200,14 @@ local function managed_auth()
   return auth_mod.active() and auth_mod
 end
 
+-- Each finished request counts in stockx.metrics (endpoint templates only).
+local metrics_mod = require "stockx.metrics"
+local function record(method, res, err, path, seconds)
+  local url = res and res.url or err and err.url
+  metrics_mod.record_request(method, url and display_path(url) or path,
+    res and res.status, seconds)
+end
+
 -- The one path to core.request: encodes the query and a table body.
 local function send(fname, method, path, query, headers, body, timeout,
                     idempotent, download)
@@ -215,6 +223,7 @@ local function send(fname, method, path, query, headers, body, timeout,
   -- API paths (not absolute URLs) under tokens from `stockx login`: the
   -- token is refreshed before it expires, and once after a 401
   local auth = path and not path:find("^%a[%w+.-]*://") and managed_auth()
+  local t0 = core.now()
   if auth then auth.before() end
   local token = auth and auth.current()
   local res, err = core.request(method, path, query, headers, body, timeout,
@@ -223,6 +232,7 @@ local function send(fname, method, path, query, headers, body, timeout,
     res, err = core.request(method, path, query, headers, body, timeout,
       idempotent, download, fname)
   end
+  record(method, res, err, path, core.now() - t0)
   return res, err
 end
 
@@ -696,6 +706,9 @@ function M.configure(settings)
   for _, k in ipairs(CACHE_RESET) do
     if settings[k] ~= nil then cache.clear() break end
   end
+  if settings.metrics_addr or settings.metrics_file then
+    require("stockx.metrics").apply(core.settings())
+  end
   return table.unpack(r, 1, r.n)
 end
 
@@ -777,7 +790,7 @@ function M.cron(...) return require("stockx.schedule").cron(...) end
 
 local lazy = { catalog = "stockx.catalog", listings = "stockx.listings",
   batch = "stockx.batch", orders = "stockx.orders", reprice = "stockx.reprice",
-  progress = "stockx.progress" }
+  progress = "stockx.progress", metrics = "stockx.metrics" }
 -- __complete names them for the REPL's completion, which calls nothing.
 setmetatable(M, { __complete = lazy, __index = function(t, k)
   local name = lazy[k]
@@ -786,5 +799,17 @@ setmetatable(M, { __complete = lazy, __index = function(t, k)
   rawset(t, k, mod)
   return mod
 end })
+
+-- --metrics-addr / --metrics-file (or the config file): serve and write
+do
+  local s = core.settings()
+  if s.metrics_addr or s.metrics_file then
+    local ok, e = pcall(require("stockx.metrics").apply, s)
+    if not ok then -- a bad setting, said once, like the C settings' errors
+      io.stderr:write("stockx: ", tostring(e), "\n")
+      os.exit(2)
+    end
+  end
+end
 
 return M

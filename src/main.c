@@ -20,6 +20,7 @@
 
 #include "lconffile.h"
 #include "lembed.h"
+#include "lmetrics.h"
 #include "lrepl.h"
 #include "lsandbox.h"
 #include "lserver.h"
@@ -365,6 +366,7 @@ static const luaL_Reg c_modules[] = {
     {"cjson.safe", luaopen_cjson_safe},
     {"stockx.core", luaopen_stockx_core},
     {"stockx.server", luaopen_stockx_server}, /* stockx login's callback */
+    {"stockx.metrics.core", luaopen_stockx_metrics_core},
     {NULL, NULL}};
 
 /* Registers the C modules and the embedded Lua ones in package.preload. */

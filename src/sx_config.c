@@ -111,6 +111,17 @@ const struct sx_opt sx_config_opts[] = {
     {"on_quota", SX_OPT_ONQUOTA, OFF(on_quota_wait), 0, 0, "fail", NULL,
      "STOCKX_ON_QUOTA", "when the day's quota is spent: fail "
      "(kind quota_exhausted) or wait for 00:00 UTC"},
+    /* Prometheus metrics (lua/stockx/metrics.lua) */
+    {"metrics_addr", SX_OPT_STRING, OFF(metrics_addr), 0, 0, NULL,
+     "--metrics-addr", "STOCKX_METRICS_ADDR", "serve GET /metrics on "
+     "HOST:PORT while the script runs (loopback unless metrics_public)"},
+    {"metrics_public", SX_OPT_BOOL, OFF(metrics_public), 0, 0, "false", NULL,
+     NULL, "let metrics_addr listen on an address other than loopback"},
+    {"metrics_file", SX_OPT_STRING, OFF(metrics_file), 0, 0, NULL,
+     "--metrics-file", "STOCKX_METRICS_FILE", "write the metrics to this "
+     ".prom file (atomic, 0644) every metrics_interval and at the end"},
+    {"metrics_interval", SX_OPT_SECONDS, OFF(metrics_interval), 1, DAY, "15",
+     "--metrics-interval", NULL, "seconds between metrics_file writes"},
     {NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL}};
 
 const size_t sx_config_nopts =

@@ -46,6 +46,10 @@ struct sx_config {
     long breaker_window, breaker_min_calls, breaker_consecutive;
     double breaker_failure_rate;
     double breaker_open_for, breaker_open_max, breaker_probe_timeout;
+    char *metrics_addr;      /* HOST:PORT for GET /metrics, or NULL */
+    int metrics_public;      /* metrics_addr may be a non-loopback address */
+    char *metrics_file;      /* a .prom file, or NULL */
+    double metrics_interval; /* seconds between metrics_file writes */
 };
 
 enum sx_opt_type {

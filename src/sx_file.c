@@ -48,6 +48,12 @@ static void sync_dir(const char *path)
 
 int sx_file_replace(const char *path, const void *data, size_t n)
 {
+    return sx_file_replace_mode(path, data, n, 0600);
+}
+
+int sx_file_replace_mode(const char *path, const void *data, size_t n,
+                         unsigned mode)
+{
     char tmp[PATH_MAX];
     int fd, saved;
 
@@ -57,7 +63,7 @@ int sx_file_replace(const char *path, const void *data, size_t n)
     }
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
         return -1;
-    if (fchmod(fd, 0600) < 0 || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, (mode_t)(mode & 0777)) < 0 || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
         saved = errno;
         close(fd);
         goto err;

@@ -11,6 +11,9 @@
 
 /* 0, or -1 with errno set; on failure path is left as it was. */
 int sx_file_replace(const char *path, const void *data, size_t n);
+/* The same with another mode (0644 for a metrics textfile). */
+int sx_file_replace_mode(const char *path, const void *data, size_t n,
+                         unsigned mode);
 
 /*
  * An exclusive flock on path (created 0600 if missing, symlinks not

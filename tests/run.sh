@@ -146,7 +146,7 @@ run_cli() {
     cat "$tmp/$1.out" >> "$tmp/all-output"
 }
 
-for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota cli_redis cli_adaptive cli_breaker progress repl install; do
+for c in cli cli_config cli_hardening cli_sandbox cli_schedule cli_auth cli_quota cli_redis cli_adaptive cli_breaker cli_metrics progress repl install; do
     run_cli $c
 done
 

@@ -17,6 +17,7 @@
 local core = require "stockx.core"
 local stockx = require "stockx"
 local args = require "stockx.args"
+local metrics = require "stockx.metrics"
 
 local M = {}
 
@@ -121,10 +122,12 @@ local function run_body(job, ctx)
   if ok then
     fields.outcome = "ok"
     log("info", "job.run", fields)
+    metrics.record_job(job.name, "ok", boot1 - boot0)
     return
   end
   job.failures = job.failures + 1
   fields.outcome = outcome_of(caught.value)
+  metrics.record_job(job.name, fields.outcome, boot1 - boot0)
   fields.error = tostring(caught.value)
   if fields.outcome == "timeout" then
     fields.max_runtime = job.max_runtime
@@ -150,6 +153,7 @@ end
 local function start_run(job, scheduled)
   if busy(job) then
     job.skipped = job.skipped + 1
+    metrics.record_job(job.name, "skipped")
     log("warn", "job.skipped", { name = job.name, reason = "overlap",
       scheduled = rfc3339(job, scheduled), run = job.nruns })
     return
