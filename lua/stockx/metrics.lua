@@ -10,6 +10,7 @@
 -- GET /metrics (metrics_addr) and writes the textfile (metrics_file).
 
 local core = require "stockx.core"
+local loaded = package.loaded -- read at collect time (no require cycle)
 local mcore = require "stockx.metrics.core"
 -- scripts may clobber globals; every request passes through here
 local ipairs, pairs, type, tostring, tonumber, error, require =
@@ -205,7 +206,9 @@ end
 
 --- Fills the series read from stockx.stats() (called before rendering).
 function M.collect()
-  local st = core.stats()
+  -- stockx.stats(): the client's counters and the library's (the cache)
+  local sx = loaded.stockx
+  local st = sx and sx.stats and sx.stats() or core.stats()
   catch_up(B.attempts, st.attempts)
   catch_up(B.retries, st.retries)
   catch_up(B.r429, st.status_429)

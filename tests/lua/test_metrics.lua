@@ -98,4 +98,15 @@ tap.eq(text:sub(-1), "\n", "the text ends in a newline")
 tap.eq(metrics.text(), metrics.text(), "two renderings in a row are the same")
 tap.ok(not text:find("id%-1%-xyz"), "no raw id in the text")
 
+-- the breaker's and the cache's series, from stockx.stats()
+stockx.configure { breaker = true }
+stockx.get("/_test/echo")
+text = metrics.text()
+tap.ok(text:find('\nstockx_breaker_state{origin="[^"]+"} 0\n') ~= nil,
+  "the breaker's state per origin (0: closed)")
+tap.ok(text:find("\nstockx_cache_hits_total %d+\n") ~= nil and
+  text:find("\nstockx_cache_misses_total %d+\n") ~= nil,
+  "the cache's hits and misses")
+stockx.configure { breaker = false }
+
 tap.done()
