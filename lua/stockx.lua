@@ -205,7 +205,7 @@ local metrics_mod = require "stockx.metrics"
 local function record(method, res, err, path, seconds)
   local url = res and res.url or err and err.url
   metrics_mod.record_request(method, url and display_path(url) or path,
-    res and res.status, seconds)
+    res and res.status, seconds, res and res.queue_wait)
 end
 
 -- The one path to core.request: encodes the query and a table body.

@@ -148,11 +148,11 @@ static void push_headers(lua_State *L, const char *p, size_t len)
  * with lua_rawset instead of a lua_setfield that hashes the name again.
  */
 enum { K_STATUS = 1, K_CTYPE, K_BODY, K_URL, K_METHOD, K_VERSION,
-       K_ATTEMPTS, K_ELAPSED, K_RETRY_AFTER, K_RESMT, K_RAWHDR,
+       K_ATTEMPTS, K_ELAPSED, K_RETRY_AFTER, K_QUEUE_WAIT, K_RESMT, K_RAWHDR,
        K_COUNT = K_RAWHDR };
 static const char *const res_keys[] = {
     "status", "content_type", "body", "url", "method", "http_version",
-    "attempts", "elapsed", "retry_after"};
+    "attempts", "elapsed", "retry_after", "queue_wait"};
 
 /* [-1, +0] t[key k] = value on top (t just below it). */
 static void set_key(lua_State *L, int k)
@@ -221,6 +221,8 @@ static void push_response(lua_State *L, const struct sx_result *res)
     set_key(L, K_ATTEMPTS);
     lua_pushnumber(L, res->elapsed);
     set_key(L, K_ELAPSED);
+    lua_pushnumber(L, res->queue_wait);
+    set_key(L, K_QUEUE_WAIT);
     if (res->retry_after >= 0) {
         lua_pushnumber(L, res->retry_after);
         set_key(L, K_RETRY_AFTER);

@@ -197,6 +197,12 @@ static int l_stats(lua_State *L)
     set_int(L, "attempts", st.attempts);
     set_int(L, "connections", st.connections);
     set_int(L, "retries", st.retries);
+    lua_createtable(L, 0, SX_RR_COUNT);
+    for (int i = 0; i < SX_RR_COUNT; i++) {
+        lua_pushinteger(L, st.retries_by[i]);
+        lua_setfield(L, -2, sx_client_retry_reason(i));
+    }
+    lua_setfield(L, -2, "retries_by");
     set_int(L, "status_429", st.status_429);
     set_int(L, "in_flight", st.in_flight);
     set_int(L, "queued", st.queued);

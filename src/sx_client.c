@@ -428,11 +428,33 @@ static void pause_for_429(struct sx_req *r, double wait)
     double until = sx_time_now() + wait;
     log_req(SX_LOG_WARN, "retry.429", r, wait, NULL);
     c->st.retries++;
+    c->st.retries_by[SX_RR_429]++;
     sx_queue_pause(r, until);
     if (r->limited)
         sx_queue_push(c, r, 1); /* the limiter holds it back */
     else
         sx_queue_park(r, wait); /* let the other origins by */
+}
+
+const char *sx_client_retry_reason(int i)
+{
+    static const char *const names[SX_RR_COUNT] = {
+        "429", "5xx", "timeout", "connect", "reset", "dns", "tls", "other"};
+    return i >= 0 && i < SX_RR_COUNT ? names[i] : "other";
+}
+
+/* Why r, a transient failure, is tried again. */
+static enum sx_retry_reason retry_reason(const struct sx_req *r)
+{
+    switch (r->err) {
+    case SX_OK: return SX_RR_5XX;
+    case SX_E_TIMEOUT: return SX_RR_TIMEOUT;
+    case SX_E_CONNECT: return SX_RR_CONNECT;
+    case SX_E_RESET: return SX_RR_RESET;
+    case SX_E_DNS: return SX_RR_DNS;
+    case SX_E_TLS: return SX_RR_TLS;
+    default: return SX_RR_OTHER;
+    }
 }
 
 /* Retries r if sx_retry says so; 1 if it did. */
@@ -467,6 +489,7 @@ static int maybe_retry(struct sx_client *c, struct sx_req *r)
         log_req(SX_LOG_WARN, "retry.transient", r, d.wait,
                 r->err ? sx_client_err_name(r->err) : NULL);
         c->st.retries++;
+        c->st.retries_by[retry_reason(r)]++;
         sx_queue_park(r, d.wait);
         return 1;
     }

@@ -35,11 +35,19 @@ enum sx_err {
 };
 const char *sx_client_err_name(enum sx_err e);
 
+/* Why a request was tried again, for stats().retries_by. */
+enum sx_retry_reason {
+    SX_RR_429, SX_RR_5XX, SX_RR_TIMEOUT, SX_RR_CONNECT, SX_RR_RESET,
+    SX_RR_DNS, SX_RR_TLS, SX_RR_OTHER, SX_RR_COUNT
+};
+const char *sx_client_retry_reason(int i); /* "429", "5xx", "timeout"... */
+
 struct sx_stats {
     long requests;     /* submitted */
     long attempts;     /* transfers started */
     long connections;  /* connections opened */
     long retries;
+    long retries_by[SX_RR_COUNT]; /* the retries, by reason */
     long status_429;
     long in_flight;    /* transfers running now */
     long queued;       /* waiting in the admission queue */
@@ -159,6 +167,9 @@ struct sx_result {
     int sent;              /* 1: the last attempt's request went out, so
                               a failure after it may have taken effect */
     int idempotent;        /* 1: retried on transient failures */
+    double queue_wait;     /* seconds held in the admission queue (the
+                              limiter, 429 pauses, the connection limit),
+                              all attempts together */
 };
 void sx_req_result(const struct sx_req *r, struct sx_result *out);
 

@@ -54,6 +54,7 @@ struct sx_req {
     int attempts;
     double submitted;
     double queued_at;            /* last put on the admission queue */
+    double queue_wait;           /* held there, all attempts together */
     int64_t slot_ns;             /* shared limiter: reserved slot, 0 none */
     double admitted_at;          /* this attempt left the queue */
     sx_req_done_fn done;
@@ -117,6 +118,7 @@ struct sx_client {
         int spent;               /* the day's quota is spent: to write */
         int adapt_dirty;         /* a cut of c->adapt: to write */
         struct sx_gcra_state last; /* as last read */
+        int64_t held_slot;       /* a Redis slot waiting for the file lock */
         char error[300];         /* why state is -1 */
     } share;
     struct sx_rshare *rs;        /* the limiter in Redis, or NULL */
@@ -188,9 +190,19 @@ enum sx_share_rc sx_rshare_reserve(struct sx_client *c, int64_t *slot_ns,
 int sx_rshare_active(const struct sx_client *c); /* Redis decides now */
 /* The host's file admitted one instead, its tat now lead_ns ahead. */
 void sx_rshare_fallback(struct sx_client *c, int64_t lead_ns);
-/* The host's file decides instead of Redis: its parameters and state. */
+/*
+ * The host's share of the rate while Redis is away or has just come back
+ * (the interval times the hosts, no burst); seed: Redis is away, so the
+ * first slot also waits for a gap after Redis's last next free slot.
+ */
 void sx_rshare_host_params(const struct sx_client *c,
-                           struct sx_gcra_params *p, struct sx_gcra_state *s);
+                           struct sx_gcra_params *p, struct sx_gcra_state *s,
+                           int seed);
+/* limiter.admit of the slot Redis's last answer led to. */
+void sx_rshare_log_admit(const struct sx_client *c, int64_t slot,
+                         const char *backend);
+/* 1 in the seconds after Redis came back (other hosts may not be yet). */
+int sx_rshare_grace(const struct sx_client *c);
 /* A 429's penalty (or only the adaptive cut) to Redis; 0 if not sent. */
 int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent);
 /* Redis's figures into *out (backend, fallback, used, left); 1 if any. */

@@ -315,6 +315,7 @@ void sx_queue_pump(struct sx_client *c)
         if (ok < 0)
             continue;
         sx_queue_unlink(c, r);
+        r->queue_wait += sx_time_now() - r->queued_at;
         sx_client_start(c, r);
     }
 }

@@ -241,6 +241,7 @@ void sx_req_result(const struct sx_req *r, struct sx_result *out)
     out->dry_run = r->dry_run;
     out->sent = r->request_bytes > 0;
     out->idempotent = r->idempotent;
+    out->queue_wait = r->queue_wait;
 }
 
 void sx_req_pool_free(struct sx_client *c)

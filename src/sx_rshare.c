@@ -22,6 +22,9 @@
 
 #define RSHARE_TIMEOUT 1.0 /* seconds: connect, handshake, each call */
 #define RSHARE_ERROR_PAUSE 1.0 /* after an error answer: the host decides */
+/* After an outage every host is back within sx_redis's largest backoff
+ * (8 s) plus a timeout; until then each also keeps to its share. */
+#define RSHARE_GRACE 10.0
 
 struct sx_rshare {
     struct sx_client *c;
@@ -41,6 +44,7 @@ struct sx_rshare {
     int64_t next_ns;              /* Redis's next free slot, last seen */
     double error_until;           /* an error answer: host until then */
     int down_logged, was_down;
+    double grace_until;           /* back from an outage: the host's share too */
     char why[300];                /* why Redis is down, for stats */
 };
 
@@ -54,6 +58,8 @@ static void on_state(void *ud, enum sx_redis_state st, const char *why)
                                {"fallback", "host", 1}};
     if (st == SX_REDIS_UP) {
         rs->why[0] = '\0';
+        if (rs->was_down) /* the other hosts return within a backoff */
+            rs->grace_until = sx_time_now() + RSHARE_GRACE;
         sx_log(rs->was_down ? SX_LOG_WARN : SX_LOG_DEBUG,
                rs->was_down ? "limiter.redis_back" : "limiter.redis", f, 1);
         rs->down_logged = 0;
@@ -177,6 +183,14 @@ static int64_t clamp(int64_t n)
     return n < 1 ? 1 : n > 64 ? 64 : n;
 }
 
+void sx_rshare_log_admit(const struct sx_client *c, int64_t slot,
+                         const char *backend)
+{
+    const struct sx_rshare *rs = c->rs;
+    sx_share_log_admit(slot, rs->ans_at_ns, rs->ans.used, rs->ans.left,
+                       backend);
+}
+
 /* Takes the answer that arrived for the head of the queue. */
 static enum sx_share_rc take(struct sx_rshare *rs, int64_t *slot_ns,
                              int64_t *retry_s)
@@ -189,8 +203,8 @@ static enum sx_share_rc take(struct sx_rshare *rs, int64_t *slot_ns,
     *slot_ns = rs->ans_at_ns + rs->ans.wait_us * 1000;
     if (*slot_ns <= 0)
         *slot_ns = 1;
-    sx_share_log_admit(*slot_ns, rs->ans_at_ns, rs->ans.used, rs->ans.left,
-                       "redis");
+    if (!sx_rshare_grace(rs->c)) /* else sx_share logs the final slot */
+        sx_rshare_log_admit(rs->c, *slot_ns, "redis");
     return SX_SHARE_SLOT;
 }
 
@@ -243,7 +257,8 @@ void sx_rshare_fallback(struct sx_client *c, int64_t lead_ns)
  * together cannot exceed what Redis would have admitted.
  */
 void sx_rshare_host_params(const struct sx_client *c,
-                           struct sx_gcra_params *p, struct sx_gcra_state *s)
+                           struct sx_gcra_params *p, struct sx_gcra_state *s,
+                           int seed)
 {
     const struct sx_rshare *rs = c->rs;
     int64_t hosts, gap;
@@ -253,10 +268,16 @@ void sx_rshare_host_params(const struct sx_client *c,
     gap = (rs->have_last ? clamp(rs->last.clients) : 1) + hosts;
     if (p->interval_ns > INT64_MAX / 256)
         return;
-    if (rs->next_ns > 0 && s->tat_ns < rs->next_ns + gap * p->interval_ns)
+    if (seed && rs->next_ns > 0 &&
+        s->tat_ns < rs->next_ns + gap * p->interval_ns)
         s->tat_ns = rs->next_ns + gap * p->interval_ns;
     p->interval_ns *= hosts;
     p->burst = 1;
+}
+
+int sx_rshare_grace(const struct sx_client *c)
+{
+    return c->rs && sx_time_now() < c->rs->grace_until;
 }
 
 int sx_rshare_write(struct sx_client *c, int64_t retry_ns, int spent)

@@ -171,6 +171,24 @@ void sx_share_log_admit(int64_t slot, int64_t now, int64_t count,
     sx_log(SX_LOG_DEBUG, "limiter.admit", f, 5);
 }
 
+/*
+ * Just after Redis came back, other hosts may still be deciding from
+ * their files at their share of the rate: Redis's slot (decided and
+ * counted there) is also held to this host's share (locked).
+ */
+static enum sx_share_rc host_share(struct sx_client *c,
+                                   struct sx_gcra_state *s,
+                                   const struct sx_gcra_params *p,
+                                   int64_t redis_slot, int64_t *slot_ns)
+{
+    int64_t at = redis_slot > s->tat_ns ? redis_slot : s->tat_ns;
+    s->tat_ns = at + p->interval_ns;
+    unlock(c, s);
+    sx_rshare_log_admit(c, at, "redis+host");
+    *slot_ns = at;
+    return SX_SHARE_SLOT;
+}
+
 enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
                                   int64_t *retry_s)
 {
@@ -178,16 +196,28 @@ enum sx_share_rc sx_share_reserve(struct sx_client *c, int64_t *slot_ns,
     struct sx_gcra_params p;
     struct sx_gcra_verdict v;
     int rc;
+    int64_t redis_slot = c->share.held_slot;
     if (!share_open(c))
         return SX_SHARE_OFF;
-    enum sx_share_rc r = sx_rshare_reserve(c, slot_ns, retry_s);
-    if (r != SX_SHARE_OFF)
-        return r;
-    if ((rc = lock(c, &s)) <= 0)
+    c->share.held_slot = 0;
+    if (!redis_slot) {
+        enum sx_share_rc r = sx_rshare_reserve(c, slot_ns, retry_s);
+        if (r == SX_SHARE_SLOT && sx_rshare_grace(c))
+            redis_slot = *slot_ns; /* and the host's share, below */
+        else if (r != SX_SHARE_OFF)
+            return r;
+    }
+    if ((rc = lock(c, &s)) <= 0) {
+        if (rc < 0 && redis_slot)
+            return *slot_ns = redis_slot, SX_SHARE_SLOT;
+        c->share.held_slot = redis_slot; /* kept for the next try */
         return rc < 0 ? SX_SHARE_OFF : SX_SHARE_BUSY;
+    }
     int64_t now = sx_share_now_ns();
     sx_share_params(&c->cfg, &p);
-    sx_rshare_host_params(c, &p, &s); /* Redis is away */
+    sx_rshare_host_params(c, &p, &s, !redis_slot);
+    if (redis_slot)
+        return host_share(c, &s, &p, redis_slot, slot_ns);
     apply_429(c, &s, &p, now);
     merge_adapt(c, &s, now);
     sx_gcra_reserve(&s, &p, now, utc_now(), &v);

@@ -133,7 +133,7 @@ EOF
 grep -A6 '^# TYPE test_size_bytes' "$t/scrape" | cmp -s - "$t/want"
 ok $? "cumulative buckets, +Inf = _count, _sum"
 # every histogram series: buckets never decrease and +Inf equals _count
-awk '/_bucket\{/ { s = $1; sub(/,?le="[^"]*"\}/, "}", s); sub(/_bucket/, "", s);
+awk '/_bucket\{/ { s = $1; sub(/,?le="[^"]*"\}/, "}", s); sub(/_bucket/, "", s); sub(/\{\}$/, "", s);
         if (s == prev && $2 + 0 < last + 0) bad++; prev = s; last = $2;
         if ($1 ~ /le="\+Inf"/) inf[s] = $2 }
      /_count[{ ]/ { s = $1; sub(/_count/, "", s); if (!(s in inf) || inf[s] != $2) bad++; n++ }

@@ -20,6 +20,7 @@ local M = {}
 
 -- client_golang's DefBuckets plus 30 s and 60 s (a request may wait long)
 local SECONDS = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60 }
+local RETRY_REASONS = { "429", "5xx", "timeout", "connect", "reset", "dns", "tls", "other" }
 local JOB_SECONDS = { .1, .5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600 }
 M.STEP = 0.1 -- the textfile writer's sleep step, seconds
 
@@ -104,8 +105,11 @@ local B = {
     "Time from the call to its answer, queueing, limiter waits and retries included.",
     { "method", "endpoint" }, SECONDS),
   attempts = M.counter("stockx_attempts_total", "HTTP attempts (transfers) started."),
-  retries = M.counter("stockx_retries_total", "Attempts that were retries (429s and "
-    .. "transient failures)."),
+  retries = M.counter("stockx_retries_total", "Attempts that were retries, by reason "
+    .. "(429, 5xx, timeout, connect, reset, dns, tls, other).", { "reason" }),
+  queue_wait = M.histogram("stockx_queue_wait_seconds", "Time each request (all its "
+    .. "attempts) waited in the admission queue: the rate limiter, 429 pauses, "
+    .. "the connection limit.", nil, SECONDS),
   r429 = M.counter("stockx_responses_429_total", "Answers 429 Too Many Requests."),
   connections = M.counter("stockx_connections_opened_total", "Connections opened."),
   failed = M.counter("stockx_transport_failures_total",
@@ -136,9 +140,10 @@ do
   local v = core.version()
   B.build:set({ version = v.stockx, lua = v.lua, curl = v.curl }, 1)
   -- visible at 0 from the start, so rate() sees the first increase
-  for _, k in ipairs({ "attempts", "retries", "r429", "connections", "failed" }) do
+  for _, k in ipairs({ "attempts", "r429", "connections", "failed" }) do
     B[k]:inc(nil, 0)
   end
+  for _, r in ipairs(RETRY_REASONS) do B.retries:inc({ reason = r }, 0) end
 end
 
 local function class_of(status)
@@ -151,9 +156,10 @@ local METHODS = { GET = true, POST = true, PUT = true, PATCH = true, DELETE = tr
 
 --- One finished request (stockx.lua's send): method, path as given (an API
 -- path or a URL), the status (nil: transport failure) and seconds taken.
-function M.record_request(method, path, status, seconds)
+function M.record_request(method, path, status, seconds, queue_wait)
   local labels = { method = METHODS[method] and method or "other", endpoint = M.endpoint(path) }
   B.duration:observe(labels, seconds)
+  if type(queue_wait) == "number" then B.queue_wait:observe(nil, queue_wait) end
   labels.status_class = class_of(status)
   B.requests:inc(labels)
 end
@@ -210,7 +216,14 @@ function M.collect()
   local sx = loaded.stockx
   local st = sx and sx.stats and sx.stats() or core.stats()
   catch_up(B.attempts, st.attempts)
-  catch_up(B.retries, st.retries)
+  if type(st.retries_by) == "table" then
+    for _, r in ipairs(RETRY_REASONS) do
+      local v, l = st.retries_by[r], { reason = r }
+      if type(v) == "number" and v > B.retries:value(l) then
+        B.retries:inc(l, v - B.retries:value(l))
+      end
+    end
+  end
   catch_up(B.r429, st.status_429)
   catch_up(B.connections, st.connections)
   catch_up(B.failed, st.failed)

@@ -42,16 +42,23 @@ tap.eq(dur:value({ method = "GET", endpoint = "/catalog/search" }) - d0, 3,
 local fx = stockx.get("/_sandbox/fixtures")
 local lid = fx.listings and fx.listings[1]
   or (stockx.get("/selling/listings")).listings[1].listingId
-local r0 = metrics.text():match("\nstockx_retries_total (%d+)")
+local r0 = metrics.text():match('\nstockx_retries_total{reason="429"} (%d+)')
 tap.fault { path = "^/selling/listings/", status = 429, count = 1, retry_after = 0 }
 local l0 = count("GET", "/selling/listings/{id}", "2xx")
 stockx.get("/selling/listings/" .. (type(lid) == "table" and lid.listingId or lid))
 tap.eq(count("GET", "/selling/listings/{id}", "2xx") - l0, 1,
   "a request answered 429 then 200 counts once, as 2xx")
 tap.eq(count("GET", "/selling/listings/{id}", "4xx"), 0, "and not as 4xx")
-local r1 = metrics.text():match("\nstockx_retries_total (%d+)")
-tap.ok(tonumber(r1) > tonumber(r0), "the retry shows in stockx_retries_total at render",
-  r0 .. " -> " .. r1)
+local r1 = metrics.text():match('\nstockx_retries_total{reason="429"} (%d+)')
+tap.ok(tonumber(r1) == tonumber(r0) + 1,
+  'the retry shows in stockx_retries_total{reason="429"} at render',
+  tostring(r0) .. " -> " .. tostring(r1))
+tap.ok(metrics.text():find('\nstockx_retries_total{reason="5xx"} 0\n') ~= nil,
+  "every reason is there from the start (5xx at 0)")
+tap.eq(stockx.stats().retries_by["429"], tonumber(r1), "stats().retries_by counts it too")
+local qw = metrics.text():match("\nstockx_queue_wait_seconds_count (%d+)")
+tap.ok(tonumber(qw) and tonumber(qw) >= 1, "each request's queue wait is observed",
+  tostring(qw))
 stockx.delete("/_sandbox/faults")
 
 local e0 = count("GET", "other", "error")
