@@ -434,6 +434,8 @@ const char *sx_config_format(const struct sx_config *k,
         snprintf(buf, len, "%s", levels[k->log_level & 3]);
     else if (o->type == SX_OPT_FORMAT)
         snprintf(buf, len, "%s", k->log_json ? "json" : "text");
+    else if (o->type == SX_OPT_ONQUOTA)
+        snprintf(buf, len, "%s", k->on_quota_wait ? "wait" : "fail");
     else
         snprintf(buf, len, "%s", *flag ? "true" : "false");
     return buf;

@@ -103,6 +103,10 @@ mv "$cfg" "$t/other.lua"
 run 0 "no config file is fine" config
 has out "^config file: $cfg (not found)\$" "stockx config says it was not found"
 row timeout 30 default "and everything is a default"
+row on_quota fail default "on_quota shows its word (fail), not a boolean"
+row rate_margin 0.9 default "a number setting shows its number"
+STOCKX_ON_QUOTA=wait run 0 "STOCKX_ON_QUOTA=wait" config
+row on_quota wait "env STOCKX_ON_QUOTA" "stockx config shows wait, from the environment"
 run 0 "--config FILE" --config "$t/other.lua" --profile work config
 row timeout 5 "profile work" "reads that file"
 STOCKX_CONFIG=$t/other.lua run 0 "STOCKX_CONFIG=FILE" config
