@@ -105,16 +105,20 @@ static int lock(struct sx_client *c, struct sx_gcra_state *s)
 }
 
 /* Folds a pending 429 into s (locked). */
+/* The pending 429's wait at now in ns (a spent day: at least an hour). */
+static int64_t pending_wait(const struct sx_client *c, int64_t now)
+{
+    int64_t wait = c->share.penalty_ns > now ? c->share.penalty_ns - now : 0;
+    if (c->share.spent && wait < SX_GCRA_SPENT_S * SX_GCRA_NS)
+        wait = SX_GCRA_SPENT_S * SX_GCRA_NS;
+    return wait;
+}
+
 static void apply_429(struct sx_client *c, struct sx_gcra_state *s,
                       const struct sx_gcra_params *p, int64_t now)
 {
-    if (c->share.penalty_ns > now || c->share.spent) {
-        int64_t wait = c->share.penalty_ns > now ? c->share.penalty_ns - now
-                                                 : 0;
-        if (c->share.spent && wait < SX_GCRA_SPENT_S * SX_GCRA_NS)
-            wait = SX_GCRA_SPENT_S * SX_GCRA_NS;
-        sx_gcra_penalty(s, p, now, wait, utc_now());
-    }
+    if (c->share.penalty_ns > now || c->share.spent)
+        sx_gcra_penalty(s, p, now, pending_wait(c, now), utc_now());
     c->share.penalty_ns = 0;
     c->share.spent = 0;
 }
@@ -254,12 +258,8 @@ int sx_share_flush(struct sx_client *c)
     if (!c->share.penalty_ns && !c->share.spent && !c->share.adapt_dirty)
         return 1;
     if (c->share.state > 0 && sx_rshare_active(c)) {
-        int64_t now = sx_share_now_ns();
-        int64_t wait = c->share.penalty_ns > now ? c->share.penalty_ns - now
-                                                 : 0;
-        if (c->share.spent && wait < SX_GCRA_SPENT_S * SX_GCRA_NS)
-            wait = SX_GCRA_SPENT_S * SX_GCRA_NS;
-        if (sx_rshare_write(c, wait, c->share.spent)) {
+        if (sx_rshare_write(c, pending_wait(c, sx_share_now_ns()),
+                            c->share.spent)) {
             c->share.penalty_ns = 0;
             c->share.spent = 0;
             return 1;
