@@ -18,13 +18,9 @@ failed=0
 . tests/clihelp.sh
 CLI_TIMEOUT=30
 
-"$STOCKX" sandbox --port 0 --rate-limit off --quota off > "$t/sb.out" 2> "$t/sb.err" &
-sandbox_pid=$!
-i=0
-while ! grep -q 'listening on' "$t/sb.out" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
-done
-url=$(sed -n 's/.*listening on //p' "$t/sb.out")
+sandbox_start sb --rate-limit off --quota off
+sandbox_pid=$started
+url=$(cat "$t/sb.url")
 KEY=sandbox-api-key TOKEN=sandbox-access-token SECRET=sandbox-client-secret
 export STOCKX_BASE_URL="$url" STOCKX_API_KEY=$KEY STOCKX_ACCESS_TOKEN=$TOKEN
 export STOCKX_CLIENT_ID=sandbox-client STOCKX_CLIENT_SECRET=$SECRET

@@ -20,13 +20,9 @@ failed=0
 . tests/clihelp.sh
 CLI_TIMEOUT=20
 
-"$STOCKX" sandbox --port 0 --rate-limit 10/1s --quota off > "$t/sb.out" 2> "$t/sb.err" &
-sandbox_pid=$!
-i=0
-while ! grep -q 'listening on' "$t/sb.out" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
-done
-url=$(sed -n 's/.*listening on //p' "$t/sb.out")
+sandbox_start sb --rate-limit 10/1s --quota off
+sandbox_pid=$started
+url=$(cat "$t/sb.url")
 export STOCKX_BASE_URL="$url" STOCKX_API_KEY=sandbox-api-key
 export STOCKX_ACCESS_TOKEN=sandbox-access-token
 unset STOCKX_RATE_SHARE STOCKX_ON_QUOTA
@@ -67,32 +63,7 @@ fleet() {
     done
     for p in $pids $killers; do wait "$p"; done
     pids=
-    cat "$t/$name".*.err | sed -n 's/.*event=limiter.admit slot_ns=\([0-9]*\).*/\1/p' \
-        | sort -n > "$t/$name.slots"
-}
-
-# window_check FILE: the worst window over all pairs; prints figures.
-window_check() {
-    awk -v T=$T -v B=$B '
-        { s[NR] = $1 }
-        END {
-            bad = 0; max1 = 0
-            for (i = 1; i <= NR; i++) {
-                c = 0
-                for (j = i; j <= NR; j++) {
-                    if ((j - i + 1 - B) * T > s[j] - s[i]) bad++
-                    if (s[j] - s[i] < 1e9) c = j - i + 1
-                }
-                if (c > max1) max1 = c
-            }
-            span = 0; rate = 0
-            if (NR > 1) span = (s[NR] - s[1]) / 1e9
-            if (span > 0) rate = (NR - B) / span
-            bound = B + 1e9 / T
-            printf "# admissions=%d span=%.2fs after_burst=%.2f/s max_in_1s=%d (bound %.1f) violations=%d\n", NR, span, rate, max1, bound, bad
-            if (bad) exit 1
-            exit 0
-        }' "$1"
+    admit_slots "$name"
 }
 
 for k in 3 8; do

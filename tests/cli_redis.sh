@@ -45,20 +45,7 @@ port=$rport
 redis_pid=$started
 R="redis://127.0.0.1:$port"
 
-# sandbox NAME ARGS...: a sandbox; its URL in $t/NAME.url, PID in $started.
-sandbox() {
-    name=$1
-    shift
-    "$STOCKX" sandbox --port 0 --quota off "$@" > "$t/$name.out" \
-        2> "$t/$name.err" &
-    started=$!
-    i=0
-    while ! grep -q 'listening on' "$t/$name.out" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
-    done
-    sed -n 's/.*listening on //p' "$t/$name.out" > "$t/$name.url"
-}
-sandbox sb --rate-limit 10/1s
+sandbox_start sb --quota off --rate-limit 10/1s
 sb_pid=$started
 url=$(cat "$t/sb.url")
 export STOCKX_BASE_URL="$url" STOCKX_API_KEY=sandbox-api-key
@@ -131,30 +118,7 @@ fleet() {
 fleet_wait() {
     for p in $pids; do wait "$p"; done
     pids=
-    cat "$t/$1".*.err | sed -n 's/.*event=limiter.admit slot_ns=\([0-9]*\).*/\1/p' \
-        | sort -n > "$t/$1.slots"
-}
-
-# window_check FILE: no window holds more than B + W/T (within TOL).
-window_check() {
-    awk -v T=$T -v B=$B -v TOL=$TOL '
-        { s[NR] = $1 }
-        END {
-            bad = 0; max1 = 0
-            for (i = 1; i <= NR; i++) {
-                c = 0
-                for (j = i; j <= NR; j++) {
-                    if ((j - i + 1 - B) * T > s[j] - s[i] + TOL) bad++
-                    if (s[j] - s[i] < 1e9) c = j - i + 1
-                }
-                if (c > max1) max1 = c
-            }
-            span = 0; rate = 0
-            if (NR > 1) span = (s[NR] - s[1]) / 1e9
-            if (span > 0) rate = (NR - B) / span
-            printf "# admissions=%d span=%.2fs after_burst=%.2f/s max_in_1s=%d (bound %.1f) violations=%d\n", NR, span, rate, max1, B + 1e9 / T, bad
-            exit bad ? 1 : 0
-        }' "$1"
+    admit_slots "$1"
 }
 
 export STOCKX_RATE_BACKEND="$R"
@@ -223,7 +187,7 @@ ok $? "host F's slot is after host E's penalty (${held:-?} ms ahead)"
 curl -s -X DELETE "$url/_sandbox/faults" > /dev/null
 
 # ---- the learned rate reaches another host -------------------------------
-sandbox sb2 --rate-limit 1/1s
+sandbox_start sb2 --quota off --rate-limit 1/1s
 sb2_pid=$started
 sleep 1.2
 STOCKX_BASE_URL=$(cat "$t/sb2.url") STOCKX_RATE_STATE_DIR="$t/hostA" \
