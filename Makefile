@@ -118,7 +118,7 @@ bench: stockx
 lint:
 	luacheck --no-color lua scripts tests/lua tests/bench/get.lua \
 	    tests/bench/tasks.lua tests/bench/quota.lua \
-	    tests/bench/adaptive.lua tests/bench/cache.lua
+	    tests/bench/adaptive.lua tests/bench/cache.lua tests/bench/naive.lua
 	sh tests/lint.sh
 	sh tests/lint.sh --self-test
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The adaptive limiter (rate_adaptive): a client set to --rate 5/1s
 # against a sandbox limited to 1/1s, 20 GETs sequentially and through
-# stockx.map (default concurrency), with rate_adaptive on and off, each
+# stockx.map (default concurrency; the client is tests/bench/adaptive.lua,
+# which make bench runs too), with rate_adaptive on and off, each
 # against its own sandbox, all four at once.  Checks the 429 counts (a
 # count, not a timing: the machine is noisy); prints the figures the
 # README quotes, wall time included.  Then a new process on one of the
@@ -15,25 +16,6 @@ passed=0
 failed=0
 
 . tests/clihelp.sh
-
-cat > "$t/job.lua" <<'LUA'
-local mode, n = arg[1], 20
-local t0, failed = stockx.now(), 0
-local function one(i)
-  local ok = pcall(stockx.get, "/catalog/search", { query = "nike" .. i })
-  if not ok then failed = failed + 1 end
-end
-if mode == "seq" then
-  for i = 1, n do one(i) end
-else
-  local items = {}
-  for i = 1, n do items[i] = i end
-  stockx.map(items, one)
-end
-local s = stockx.stats()
-print(string.format("wall=%.2f status_429=%d failed=%d rate_learned=%s",
-  stockx.now() - t0, s.status_429, failed, tostring(s.rate_learned)))
-LUA
 
 # start NAME: a sandbox limited to 1/1s; its URL in $t/NAME.url
 start() {
@@ -57,8 +39,9 @@ for c in $cases; do
     STOCKX_BASE_URL=$(sed -n 's/.*listening on //p' "$t/$c.sb") \
     STOCKX_API_KEY=sandbox-api-key STOCKX_ACCESS_TOKEN=sandbox-access-token \
     STOCKX_RATE_STATE_DIR="$t/$c.state" STOCKX_RATE_ADAPTIVE=$a \
-        timeout 120 "$STOCKX" --rate 5/1s --log-level warn run "$t/job.lua" \
-        "${c%_*}" > "$t/$c.out" 2> "$t/$c.err" < /dev/null &
+        timeout 120 "$STOCKX" --rate 5/1s --log-level warn run \
+        tests/bench/adaptive.lua 20 "${c%_*}" > "$t/$c.out" 2> "$t/$c.err" \
+        < /dev/null &
     jobs="$jobs $!"
 done
 for j in $jobs; do wait "$j"; done

@@ -22,21 +22,8 @@ local function fresh(cached)
   stockx.cache.configure { enabled = cached }
 end
 
--- The naive repricer: returns its changes as "listingId=amount" lines.
-local function naive()
-  local out = {}
-  for l in stockx.listings.list { listingStatuses = { "ACTIVE" } } do
-    local m = stockx.catalog.market_data(l.product.productId, l.variant.variantId)
-    local low = stockx.catalog.market(m, l).lowest_ask
-    local mine = stockx.listings.amount(l)
-    if low and mine > low then
-      local new = low - stockx.money.unit(low.currency)
-      stockx.listings.update(l.listingId, { amount = new }, { wait = true })
-      out[#out + 1] = l.listingId .. "=" .. tostring(new)
-    end
-  end
-  return out
-end
+-- The naive repricer (tests/bench/naive.lua): its "listingId=amount" lines.
+local naive = dofile("tests/bench/naive.lua")
 
 -- One pass of the toolkit: returns its changes.
 local function toolkit()

@@ -34,17 +34,7 @@ assert(result.failed == 0, "some changes failed")
 -- the naive way: per listing, its variant's market data, a PATCH, polls
 stockx.post("/_sandbox/reset", {})
 local r1 = requests()
-local naive_changes = 0
-for l in stockx.listings.list { listingStatuses = { "ACTIVE" } } do
-  local m = stockx.catalog.market_data(l.product.productId, l.variant.variantId)
-  local low = stockx.catalog.market(m, l).lowest_ask
-  local mine = stockx.listings.amount(l)
-  if low and mine > low then
-    local new = low - stockx.money.unit(low.currency)
-    stockx.listings.update(l.listingId, { amount = new }, { wait = true })
-    naive_changes = naive_changes + 1
-  end
-end
+local naive_changes = #dofile("tests/bench/naive.lua")()
 local naive = requests() - r1
 
 print(string.format("active=%d products=%d changes=%d floor=%d toolkit=%d ratio=%.2f "
