@@ -13,6 +13,7 @@
 
 #include "sx_client_priv.h"
 #include "sx_log.h"
+#include "sx_url.h"
 
 int64_t sx_share_now_ns(void)
 {
@@ -43,10 +44,7 @@ void sx_share_params(const struct sx_config *k, struct sx_gcra_params *p)
 /* The base URL's "scheme://host:port", what the file is named after. */
 static void origin_of(const char *url, char *out, size_t len)
 {
-    const char *p = strstr(url, "://");
-    size_t n = p ? (size_t)(strcspn(p + 3, "/?#") + (size_t)(p + 3 - url))
-                 : strlen(url);
-    snprintf(out, len, "%.*s", (int)n, url);
+    snprintf(out, len, "%.*s", (int)sx_url_origin_len(url), url);
 }
 
 /* 1 if sharing is in use (opening the file on first use). */
